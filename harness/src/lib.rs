@@ -1,0 +1,35 @@
+//! leakgate: leak regression tests for Node.js services.
+//!
+//! A YAML spec names a Node app, an HTTP load and the request counts (checkpoints) at which
+//! heap snapshots are taken. leakgate boots the app under the V8 inspector, drives the load,
+//! forces GC and streams a heap snapshot at each checkpoint, then diffs the snapshots by
+//! object id and by class, and fails when memory grows in proportion to the requests.
+//!
+//! # Layout
+//! One concept per module; the snapshot reader and the analysis know nothing of processes or
+//! HTTP, so they also serve `leakgate summary` and `leakgate diff` on files taken elsewhere.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`spec`] | the YAML spec: parsing, defaults, validation with file:line:column |
+//! | [`app`] | the Node child process: prepare (`npm ci`), boot under the inspector, readiness, logs, kill on every exit path |
+//! | [`inspector`] | a small Chrome DevTools Protocol client over a WebSocket |
+//! | [`load`] | the built-in HTTP load generator (hyper, keep-alive, exact request counts) |
+//! | [`snapshot`] | the streaming `.heapsnapshot` reader and the columnar heap graph |
+//! | [`analysis`] | class tables, survivors by id, growth per request, suspects, verdicts |
+//! | [`report`] | text and JSON reports |
+//! | [`runner`] | one live run of a spec: boot, load, checkpoints, analysis |
+//! | [`env`] | the environment variables leakgate reads, parsed in one place |
+//!
+//! # Environment variables
+//! See [`env`] for the table.
+
+pub mod analysis;
+pub mod app;
+pub mod env;
+pub mod inspector;
+pub mod load;
+pub mod report;
+pub mod runner;
+pub mod snapshot;
+pub mod spec;

@@ -1,0 +1,1 @@
+//! Heap snapshot reading.
