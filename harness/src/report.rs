@@ -1,1 +1,147 @@
-//! TODO: report
+//! Reports for people (text) and for tools (JSON).
+//!
+//! Text goes to stdout and is meant to be read in a terminal or a CI log; JSON is the contract
+//! other tools rely on, so its field names only ever get added to, never renamed.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::analysis::diff::GrowingClass;
+use crate::analysis::{Diff, Summary};
+
+/// Formats a byte count for people: `512 B`, `1.5 KiB`, `12.0 MiB`.
+pub fn human_bytes(bytes: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} {}", units[0])
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
+/// The text form of `leakgate summary`: totals, then the `top` largest classes.
+pub fn render_summary(summary: &Summary, top: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} nodes, {} edges, {} strings, {} in all",
+        summary.node_count,
+        summary.edge_count,
+        summary.string_count,
+        human_bytes(summary.total_self_size as f64)
+    );
+    let _ = writeln!(out, "{:>10}  {:>12}  class", "count", "self size");
+    for c in summary.classes.iter().take(top) {
+        let _ = writeln!(
+            out,
+            "{:>10}  {:>12}  {}",
+            c.count,
+            human_bytes(c.self_size as f64),
+            c.class
+        );
+    }
+    if summary.classes.len() > top {
+        let _ = writeln!(
+            out,
+            "... and {} more classes (--top N, or --json)",
+            summary.classes.len() - top
+        );
+    }
+    out
+}
+
+/// The JSON of `leakgate diff`.
+#[derive(Debug, Serialize)]
+pub struct DiffJson<'a> {
+    /// The files, in order.
+    pub files: Vec<String>,
+    /// Totals per snapshot.
+    pub snapshots: &'a [crate::analysis::SnapshotFacts],
+    /// Classes whose survivors appear in every interval and whose count grows in each.
+    pub growing: &'a [GrowingClass],
+    /// Every class with any change or survivor after the first snapshot.
+    pub classes: Vec<&'a crate::analysis::ClassSeries>,
+}
+
+/// The text form of `leakgate diff`.
+pub fn render_diff(files: &[String], diff: &Diff, growing: &[GrowingClass], top: usize) -> String {
+    let mut out = String::new();
+    let n = diff.snapshots.len();
+    for (i, (file, s)) in files.iter().zip(&diff.snapshots).enumerate() {
+        let _ = writeln!(
+            out,
+            "#{i} {file}: {} nodes, {}",
+            s.node_count,
+            human_bytes(s.total_self_size as f64)
+        );
+    }
+    let _ = writeln!(out);
+    if n >= 3 {
+        let _ = writeln!(
+            out,
+            "Survivors: objects first seen in snapshot k that are still alive in the last \
+             (intervals 1..{} are verified; interval {} is the last snapshot's own, unverified).",
+            n - 2,
+            n - 1
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Survivors: objects new in the last snapshot (with only two snapshots none is verified: \
+             take three or more)."
+        );
+    }
+    let _ = writeln!(out);
+    if growing.is_empty() {
+        let _ = writeln!(out, "No class grows in every interval.");
+    } else {
+        let _ = writeln!(out, "Classes that grow in every interval:");
+        let _ = writeln!(
+            out,
+            "{:>14}  {:>14}  {:<24}  class",
+            "per interval", "bytes/interval", "survivors by interval"
+        );
+        for g in growing.iter().take(top) {
+            let intervals: Vec<String> = g.survivors.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "{:>14.1}  {:>14}  {:<24}  {}",
+                g.survivors_per_interval,
+                human_bytes(g.bytes_per_interval),
+                intervals.join(" "),
+                g.class
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Largest count changes (first → last):");
+    let mut changed: Vec<_> = diff
+        .classes
+        .iter()
+        .map(|c| (c.counts[n - 1] as i64 - c.counts[0] as i64, c))
+        .filter(|(d, _)| *d != 0)
+        .collect();
+    changed.sort_by(|a, b| b.0.abs().cmp(&a.0.abs()).then(a.1.class.cmp(&b.1.class)));
+    for (delta, c) in changed.iter().take(top) {
+        let size_delta = c.sizes[n - 1] as f64 - c.sizes[0] as f64;
+        let _ = writeln!(
+            out,
+            "{:>+10}  {:>12}  {}",
+            delta,
+            format!(
+                "{}{}",
+                if size_delta >= 0.0 { "+" } else { "-" },
+                human_bytes(size_delta.abs())
+            ),
+            c.class
+        );
+    }
+    out
+}

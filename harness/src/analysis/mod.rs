@@ -1,1 +1,11 @@
-//! Analysis.
+//! What the snapshots say: class tables, survivors by id across a series, and verdicts.
+//!
+//! The analysis works on [`crate::snapshot::HeapGraph`]s only; it knows nothing of processes or
+//! HTTP, so the same code serves `leakgate summary` / `leakgate diff` on files taken elsewhere
+//! and the live runs.
+
+pub mod diff;
+pub mod summary;
+
+pub use diff::{ClassSeries, Diff, DiffBuilder, SnapshotFacts};
+pub use summary::{summarize, ClassStat, Summary};

@@ -1,0 +1,574 @@
+//! Reads a `.heapsnapshot` into a [`HeapGraph`] in one streaming pass.
+//!
+//! The field layouts come from `snapshot.meta`, never from constants, so a V8 that adds a node
+//! field (as `detachedness` was added) or a node type (`wasm object`) is read as it declares
+//! itself. `strings` comes last in the file, so names stay integers until the end, and are
+//! checked against the string table once it is read.
+
+use serde::Deserialize;
+
+use super::graph::{HeapGraph, SourceLocation};
+use super::scan::{ChunkSource, Scanner};
+use super::SnapshotError;
+
+/// The part of the `snapshot` header the reader needs.
+#[derive(Debug, Deserialize)]
+struct Header {
+    meta: Meta,
+    node_count: u64,
+    edge_count: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Meta {
+    node_fields: Vec<String>,
+    node_types: Vec<serde_json::Value>,
+    edge_fields: Vec<String>,
+    edge_types: Vec<serde_json::Value>,
+    #[serde(default)]
+    location_fields: Vec<String>,
+}
+
+/// Where each raw node field goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum NodeField {
+    Type,
+    Name,
+    Id,
+    SelfSize,
+    EdgeCount,
+    TraceNodeId,
+    Detachedness,
+    Ignored,
+}
+
+/// Where each raw edge field goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum EdgeField {
+    Type,
+    NameOrIndex,
+    ToNode,
+    Ignored,
+}
+
+/// The layout read from the header.
+struct Layout {
+    node_fields: Vec<NodeField>,
+    edge_fields: Vec<EdgeField>,
+    node_count: u32,
+    edge_count: u32,
+    location_fields: Vec<String>,
+}
+
+/// Largest header accepted; real ones are under 2 KB.
+const HEADER_LIMIT: usize = 1 << 20;
+
+/// Reads a whole snapshot from `source`.
+pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, SnapshotError> {
+    let mut sc = Scanner::new(source);
+    let mut graph = HeapGraph::default();
+    let mut layout: Option<Layout> = None;
+    let mut seen_nodes = false;
+    let mut seen_edges = false;
+    let mut seen_strings = false;
+    let mut raw_locations: Vec<u32> = Vec::new();
+
+    match sc.peek_token()? {
+        Some(b'{') => sc.bump(),
+        found => return Err(not_a_snapshot(&sc, found)),
+    }
+    if sc.peek_token()? == Some(b'}') {
+        return Err(SnapshotError::NotASnapshot {
+            offset: sc.offset(),
+            reason: "the JSON object is empty".to_string(),
+        });
+    }
+    loop {
+        let mut key = Vec::new();
+        let key_offset = sc.offset();
+        if layout.is_none() && sc.peek_token()? != Some(b'"') {
+            let found = sc.peek_token()?;
+            return Err(not_a_snapshot(&sc, found));
+        }
+        sc.read_string(&mut key, "a top-level key")?;
+        sc.expect(b':', "a top-level key")?;
+        match key.as_slice() {
+            b"snapshot" => {
+                let mut raw = Vec::new();
+                let at = sc.offset();
+                sc.skip_value(Some(&mut raw), HEADER_LIMIT, "the `snapshot` header")?;
+                let header: Header =
+                    serde_json::from_slice(&raw).map_err(|e| SnapshotError::Header {
+                        offset: at,
+                        message: e.to_string(),
+                    })?;
+                let (node_types, edge_types, l) = layout_from(header, at)?;
+                graph.node_type_names = node_types;
+                graph.edge_type_names = edge_types;
+                layout = Some(l);
+            }
+            b"nodes" => {
+                let l = need_layout(&layout, "nodes", key_offset)?;
+                read_nodes(&mut sc, l, &mut graph)?;
+                seen_nodes = true;
+            }
+            b"edges" => {
+                let l = need_layout(&layout, "edges", key_offset)?;
+                if !seen_nodes {
+                    return Err(SnapshotError::Inconsistent {
+                        message: format!("`edges` (at byte {key_offset}) comes before `nodes`"),
+                    });
+                }
+                read_edges(&mut sc, l, &mut graph)?;
+                seen_edges = true;
+            }
+            b"strings" => {
+                read_strings(&mut sc, &mut graph)?;
+                seen_strings = true;
+            }
+            b"locations" => {
+                sc.read_u32_array("`locations`", |v, _| {
+                    raw_locations.push(v);
+                    Ok(())
+                })?;
+            }
+            b"trace_function_infos" => {
+                let out = &mut graph.trace_function_infos;
+                sc.read_u32_array("`trace_function_infos`", |v, _| {
+                    out.push(v);
+                    Ok(())
+                })?;
+            }
+            b"samples" => {
+                let out = &mut graph.samples;
+                sc.read_u32_array("`samples`", |v, _| {
+                    out.push(v);
+                    Ok(())
+                })?;
+            }
+            _ => sc.skip_value(None, 0, "a top-level value")?,
+        }
+        match sc.peek_token()? {
+            Some(b',') => sc.bump(),
+            Some(b'}') => {
+                sc.bump();
+                break;
+            }
+            found => return Err(sc.unexpected(found, "`,` or `}`", "the top-level object")),
+        }
+    }
+    if let Some(found) = sc.peek_token()? {
+        return Err(sc.unexpected(Some(found), "the end of the file", "the top-level object"));
+    }
+    let Some(layout) = layout else {
+        return Err(SnapshotError::NotASnapshot {
+            offset: 0,
+            reason: "there is no `snapshot` header".to_string(),
+        });
+    };
+    for (seen, name) in [
+        (seen_nodes, "nodes"),
+        (seen_edges, "edges"),
+        (seen_strings, "strings"),
+    ] {
+        if !seen {
+            return Err(SnapshotError::Inconsistent {
+                message: format!("the `{name}` section is missing"),
+            });
+        }
+    }
+    graph.locations = locations_from(&raw_locations, &layout, graph.node_count())?;
+    check_names(&graph)?;
+    Ok(graph)
+}
+
+/// Splits the header into node types, edge types and the layout.
+fn layout_from(
+    header: Header,
+    at: u64,
+) -> Result<(Vec<String>, Vec<String>, Layout), SnapshotError> {
+    let meta = header.meta;
+    let bad = |message: String| SnapshotError::Header {
+        offset: at,
+        message,
+    };
+    let node_fields: Vec<NodeField> = meta
+        .node_fields
+        .iter()
+        .map(|f| match f.as_str() {
+            "type" => NodeField::Type,
+            "name" => NodeField::Name,
+            "id" => NodeField::Id,
+            "self_size" => NodeField::SelfSize,
+            "edge_count" => NodeField::EdgeCount,
+            "trace_node_id" => NodeField::TraceNodeId,
+            "detachedness" => NodeField::Detachedness,
+            _ => NodeField::Ignored,
+        })
+        .collect();
+    for (need, name) in [
+        (NodeField::Type, "type"),
+        (NodeField::Name, "name"),
+        (NodeField::Id, "id"),
+        (NodeField::SelfSize, "self_size"),
+        (NodeField::EdgeCount, "edge_count"),
+    ] {
+        if !node_fields.contains(&need) {
+            return Err(bad(format!("`meta.node_fields` has no `{name}`")));
+        }
+    }
+    let edge_fields: Vec<EdgeField> = meta
+        .edge_fields
+        .iter()
+        .map(|f| match f.as_str() {
+            "type" => EdgeField::Type,
+            "name_or_index" => EdgeField::NameOrIndex,
+            "to_node" => EdgeField::ToNode,
+            _ => EdgeField::Ignored,
+        })
+        .collect();
+    for (need, name) in [
+        (EdgeField::Type, "type"),
+        (EdgeField::NameOrIndex, "name_or_index"),
+        (EdgeField::ToNode, "to_node"),
+    ] {
+        if !edge_fields.contains(&need) {
+            return Err(bad(format!("`meta.edge_fields` has no `{name}`")));
+        }
+    }
+    let type_pos = node_fields
+        .iter()
+        .position(|f| *f == NodeField::Type)
+        .unwrap_or(0);
+    let edge_type_pos = edge_fields
+        .iter()
+        .position(|f| *f == EdgeField::Type)
+        .unwrap_or(0);
+    let node_types = enum_at(&meta.node_types, type_pos)
+        .ok_or_else(|| bad("`meta.node_types` does not list the node types".to_string()))?;
+    let edge_types = enum_at(&meta.edge_types, edge_type_pos)
+        .ok_or_else(|| bad("`meta.edge_types` does not list the edge types".to_string()))?;
+    if node_types.len() > 256 || edge_types.len() > 256 {
+        return Err(bad("more than 256 node or edge types".to_string()));
+    }
+    let node_count = u32::try_from(header.node_count)
+        .map_err(|_| bad(format!("node_count {} is too large", header.node_count)))?;
+    let edge_count = u32::try_from(header.edge_count)
+        .map_err(|_| bad(format!("edge_count {} is too large", header.edge_count)))?;
+    Ok((
+        node_types,
+        edge_types,
+        Layout {
+            node_fields,
+            edge_fields,
+            node_count,
+            edge_count,
+            location_fields: meta.location_fields,
+        },
+    ))
+}
+
+/// The names of the enum field at `pos` (`meta.node_types[pos]` is an array of names).
+fn enum_at(types: &[serde_json::Value], pos: usize) -> Option<Vec<String>> {
+    let names = types.get(pos)?.as_array()?;
+    Some(
+        names
+            .iter()
+            .map(|v| v.as_str().unwrap_or("unknown").to_string())
+            .collect(),
+    )
+}
+
+fn need_layout<'a>(
+    layout: &'a Option<Layout>,
+    section: &str,
+    offset: u64,
+) -> Result<&'a Layout, SnapshotError> {
+    layout.as_ref().ok_or_else(|| SnapshotError::Inconsistent {
+        message: format!("`{section}` (at byte {offset}) comes before the `snapshot` header"),
+    })
+}
+
+fn not_a_snapshot<S: ChunkSource>(sc: &Scanner<S>, found: Option<u8>) -> SnapshotError {
+    SnapshotError::NotASnapshot {
+        offset: sc.offset(),
+        reason: match found {
+            None => "the file is empty".to_string(),
+            Some(b) if b.is_ascii_graphic() => {
+                format!(
+                    "it does not start with `{{\"snapshot\":` (found `{}`)",
+                    b as char
+                )
+            }
+            Some(b) => format!("it does not start with `{{\"snapshot\":` (found byte 0x{b:02x})"),
+        },
+    }
+}
+
+/// Reads `nodes` into the node columns.
+fn read_nodes<S: ChunkSource>(
+    sc: &mut Scanner<S>,
+    layout: &Layout,
+    g: &mut HeapGraph,
+) -> Result<(), SnapshotError> {
+    let n = layout.node_count as usize;
+    let fields = layout.node_fields.as_slice();
+    let width = fields.len() as u64;
+    let has_detached = fields.contains(&NodeField::Detachedness);
+    g.node_type.reserve_exact(n);
+    g.node_name.reserve_exact(n);
+    g.node_id.reserve_exact(n);
+    g.node_self_size.reserve_exact(n);
+    g.first_edge.reserve_exact(n + 1);
+    g.first_edge.push(0);
+    if has_detached {
+        g.node_detachedness.reserve_exact(n);
+    }
+    let type_count = g.node_type_names.len() as u32;
+    let mut edges_so_far: u64 = 0;
+    let mut field = 0usize;
+    let mut trace_seen = false;
+    let max_values = u64::from(layout.node_count) * width;
+    let count = sc.read_u32_array("`nodes`", |v, index| {
+        if index >= max_values {
+            return Err(SnapshotError::Inconsistent {
+                message: format!(
+                    "`nodes` holds more than node_count ({}) nodes",
+                    layout.node_count
+                ),
+            });
+        }
+        match fields[field] {
+            NodeField::Type => {
+                if v >= type_count {
+                    return Err(SnapshotError::Inconsistent {
+                        message: format!(
+                            "node {} has type {v}, but the header lists {type_count} types",
+                            index / width
+                        ),
+                    });
+                }
+                g.node_type.push(v as u8);
+            }
+            NodeField::Name => g.node_name.push(v),
+            NodeField::Id => g.node_id.push(v),
+            NodeField::SelfSize => g.node_self_size.push(v),
+            NodeField::EdgeCount => {
+                edges_so_far += u64::from(v);
+                if edges_so_far > u64::from(layout.edge_count) {
+                    return Err(SnapshotError::Inconsistent {
+                        message: format!(
+                            "the nodes' edge counts add up to more than edge_count ({})",
+                            layout.edge_count
+                        ),
+                    });
+                }
+                g.first_edge.push(edges_so_far as u32);
+            }
+            NodeField::TraceNodeId => {
+                if v != 0 && !trace_seen {
+                    trace_seen = true;
+                    g.node_trace.reserve_exact(n);
+                    g.node_trace.resize((index / width) as usize, 0);
+                }
+                if trace_seen {
+                    g.node_trace.push(v);
+                }
+            }
+            NodeField::Detachedness => g.node_detachedness.push(v.min(255) as u8),
+            NodeField::Ignored => {}
+        }
+        field += 1;
+        if field == fields.len() {
+            field = 0;
+        }
+        Ok(())
+    })?;
+    if count != max_values {
+        return Err(SnapshotError::Inconsistent {
+            message: format!(
+                "`nodes` holds {count} numbers, but node_count {} × {} fields is {max_values}",
+                layout.node_count, width
+            ),
+        });
+    }
+    if edges_so_far != u64::from(layout.edge_count) {
+        return Err(SnapshotError::Inconsistent {
+            message: format!(
+                "the nodes' edge counts add up to {edges_so_far}, but edge_count is {}",
+                layout.edge_count
+            ),
+        });
+    }
+    if trace_seen {
+        g.node_trace.resize(n, 0);
+    }
+    Ok(())
+}
+
+/// Reads `edges` into the edge columns, turning `to_node` offsets into node indexes.
+fn read_edges<S: ChunkSource>(
+    sc: &mut Scanner<S>,
+    layout: &Layout,
+    g: &mut HeapGraph,
+) -> Result<(), SnapshotError> {
+    let m = layout.edge_count as usize;
+    let fields = layout.edge_fields.as_slice();
+    let width = fields.len() as u64;
+    let node_width = layout.node_fields.len() as u32;
+    let node_count = layout.node_count;
+    let type_count = g.edge_type_names.len() as u32;
+    g.edge_type.reserve_exact(m);
+    g.edge_name.reserve_exact(m);
+    g.edge_to.reserve_exact(m);
+    let max_values = u64::from(layout.edge_count) * width;
+    let mut field = 0usize;
+    let count = sc.read_u32_array("`edges`", |v, index| {
+        if index >= max_values {
+            return Err(SnapshotError::Inconsistent {
+                message: format!(
+                    "`edges` holds more than edge_count ({}) edges",
+                    layout.edge_count
+                ),
+            });
+        }
+        match fields[field] {
+            EdgeField::Type => {
+                if v >= type_count {
+                    return Err(SnapshotError::Inconsistent {
+                        message: format!(
+                            "edge {} has type {v}, but the header lists {type_count} types",
+                            index / width
+                        ),
+                    });
+                }
+                g.edge_type.push(v as u8);
+            }
+            EdgeField::NameOrIndex => g.edge_name.push(v),
+            EdgeField::ToNode => {
+                // Division by a constant is far cheaper than by a variable: V8 writes 7 or 6.
+                let (ordinal, rest) = match node_width {
+                    7 => (v / 7, v % 7),
+                    6 => (v / 6, v % 6),
+                    w => (v / w, v % w),
+                };
+                if rest != 0 || ordinal >= node_count {
+                    return Err(SnapshotError::Inconsistent {
+                        message: format!(
+                            "edge {} points at nodes offset {v}, which is not a node",
+                            index / width
+                        ),
+                    });
+                }
+                g.edge_to.push(ordinal);
+            }
+            EdgeField::Ignored => {}
+        }
+        field += 1;
+        if field == fields.len() {
+            field = 0;
+        }
+        Ok(())
+    })?;
+    if count != max_values {
+        return Err(SnapshotError::Inconsistent {
+            message: format!(
+                "`edges` holds {count} numbers, but edge_count {} × {} fields is {max_values}",
+                layout.edge_count, width
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Reads `strings` into the string table.
+fn read_strings<S: ChunkSource>(
+    sc: &mut Scanner<S>,
+    g: &mut HeapGraph,
+) -> Result<(), SnapshotError> {
+    sc.expect(b'[', "`strings`")?;
+    if sc.peek_token()? == Some(b']') {
+        sc.bump();
+        return Ok(());
+    }
+    loop {
+        g.strings.start_next();
+        sc.read_string(&mut g.strings.text, "`strings`")?;
+        match sc.peek_token()? {
+            Some(b',') => sc.bump(),
+            Some(b']') => {
+                sc.bump();
+                return Ok(());
+            }
+            found => return Err(sc.unexpected(found, "`,` or `]`", "`strings`")),
+        }
+    }
+}
+
+/// Turns raw `locations` into typed ones.
+fn locations_from(
+    raw: &[u32],
+    layout: &Layout,
+    node_count: usize,
+) -> Result<Vec<SourceLocation>, SnapshotError> {
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pos = |name: &str| layout.location_fields.iter().position(|f| f == name);
+    let (Some(object), Some(script), Some(line), Some(column)) = (
+        pos("object_index"),
+        pos("script_id"),
+        pos("line"),
+        pos("column"),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let width = layout.location_fields.len();
+    let node_width = layout.node_fields.len() as u32;
+    let mut out = Vec::with_capacity(raw.len() / width.max(1));
+    for chunk in raw.chunks_exact(width) {
+        let node = chunk[object] / node_width;
+        if node as usize >= node_count {
+            return Err(SnapshotError::Inconsistent {
+                message: format!("a location points at nodes offset {}", chunk[object]),
+            });
+        }
+        out.push(SourceLocation {
+            node,
+            script_id: chunk[script],
+            line: chunk[line],
+            column: chunk[column],
+        });
+    }
+    Ok(out)
+}
+
+/// Checks that every node name and named edge points into the string table.
+fn check_names(g: &HeapGraph) -> Result<(), SnapshotError> {
+    let strings = g.strings.len() as u32;
+    if let Some((n, &name)) = g
+        .node_name
+        .iter()
+        .enumerate()
+        .find(|(_, &name)| name >= strings)
+    {
+        return Err(SnapshotError::Inconsistent {
+            message: format!("node {n} is named by string {name}, but there are {strings} strings"),
+        });
+    }
+    let by_index: Vec<bool> = g
+        .edge_type_names
+        .iter()
+        .map(|t| t == "element" || t == "hidden")
+        .collect();
+    for (e, (&t, &name)) in g.edge_type.iter().zip(&g.edge_name).enumerate() {
+        if !by_index.get(t as usize).copied().unwrap_or(false) && name >= strings {
+            return Err(SnapshotError::Inconsistent {
+                message: format!(
+                    "edge {e} is named by string {name}, but there are {strings} strings"
+                ),
+            });
+        }
+    }
+    Ok(())
+}

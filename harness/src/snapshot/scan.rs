@@ -1,0 +1,577 @@
+//! A byte scanner for the one JSON shape V8 writes, fed by chunks.
+//!
+//! A heap snapshot is one JSON object whose bulk is a few huge arrays of unsigned integers and
+//! one array of strings. A generic JSON parser would build a tree many times the file's size;
+//! this scanner instead walks the bytes once, hands each integer to a caller-supplied sink, and
+//! copies strings straight into an arena. The file is read in chunks (on a second thread for
+//! files, see [`Prefetch`]), so memory holds a few megabytes of input at a time, never the file.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use super::SnapshotError;
+
+/// Size of one chunk of input handed to the scanner.
+const CHUNK: usize = 1 << 20;
+
+/// Where the scanner's bytes come from.
+pub(crate) trait ChunkSource {
+    /// Fills `buf` (cleared by the caller) with the next chunk; an empty `buf` means the end.
+    fn fill(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
+}
+
+/// A source over bytes already in memory (tests, fuzzing).
+pub(crate) struct SliceSource<'a> {
+    rest: &'a [u8],
+    piece: usize,
+}
+
+impl<'a> SliceSource<'a> {
+    /// Serves `bytes` in pieces of `piece` bytes, so chunk boundaries get exercised.
+    pub(crate) fn new(bytes: &'a [u8], piece: usize) -> Self {
+        SliceSource {
+            rest: bytes,
+            piece: piece.max(1),
+        }
+    }
+}
+
+impl ChunkSource for SliceSource<'_> {
+    fn fill(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        let n = self.piece.min(self.rest.len());
+        buf.extend_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(())
+    }
+}
+
+/// Reads a `Read` on its own thread, a few chunks ahead of the scanner, so that reading (and
+/// gzip inflation) overlaps with parsing on a second core.
+pub(crate) struct Prefetch {
+    full: Receiver<io::Result<Vec<u8>>>,
+    empty: SyncSender<Vec<u8>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Prefetch {
+    /// Starts the reading thread.
+    pub(crate) fn spawn(mut input: Box<dyn Read + Send>) -> Prefetch {
+        let (full_tx, full) = sync_channel::<io::Result<Vec<u8>>>(4);
+        let (empty, empty_rx) = sync_channel::<Vec<u8>>(8);
+        let thread = std::thread::spawn(move || loop {
+            let mut buf = empty_rx.try_recv().unwrap_or_default();
+            buf.clear();
+            buf.reserve(CHUNK);
+            let result = read_chunk(&mut input, &mut buf);
+            let done = !matches!(&result, Ok(()) if !buf.is_empty());
+            if full_tx.send(result.map(|()| buf)).is_err() || done {
+                return;
+            }
+        });
+        Prefetch {
+            full,
+            empty,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// Reads up to one chunk, retrying short reads so chunks stay large.
+fn read_chunk(input: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<()> {
+    let start = buf.len();
+    buf.resize(start + CHUNK, 0);
+    let mut filled = start;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                buf.truncate(filled);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(filled);
+    Ok(())
+}
+
+impl ChunkSource for Prefetch {
+    fn fill(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        match self.full.recv() {
+            Ok(Ok(chunk)) => {
+                let old = std::mem::replace(buf, chunk);
+                let _ = self.empty.try_send(old);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            // The thread ended after sending the last (empty) chunk.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        // Unblock the thread (it may be waiting to send), then wait for it.
+        let (_, dead) = sync_channel(1);
+        self.full = dead;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The scanner: a current chunk, a position in it, and the file offset of the chunk's start.
+pub(crate) struct Scanner<S: ChunkSource> {
+    source: S,
+    buf: Vec<u8>,
+    pos: usize,
+    base: u64,
+    at_end: bool,
+}
+
+/// What [`Scanner::peek`] can see.
+pub(crate) type Peeked = Option<u8>;
+
+impl<S: ChunkSource> Scanner<S> {
+    /// A scanner at the start of `source`.
+    pub(crate) fn new(source: S) -> Self {
+        Scanner {
+            source,
+            buf: Vec::with_capacity(CHUNK),
+            pos: 0,
+            base: 0,
+            at_end: false,
+        }
+    }
+
+    /// The file offset of the next byte.
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Loads the next chunk; `false` at the end of input.
+    fn refill(&mut self) -> Result<bool, SnapshotError> {
+        if self.at_end {
+            return Ok(false);
+        }
+        self.base += self.buf.len() as u64;
+        self.buf.clear();
+        self.pos = 0;
+        self.source
+            .fill(&mut self.buf)
+            .map_err(|source| SnapshotError::Read {
+                offset: self.base,
+                source,
+            })?;
+        if self.buf.is_empty() {
+            self.at_end = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The next byte, without consuming it.
+    pub(crate) fn peek(&mut self) -> Result<Peeked, SnapshotError> {
+        if self.pos >= self.buf.len() && !self.refill()? {
+            return Ok(None);
+        }
+        Ok(Some(self.buf[self.pos]))
+    }
+
+    /// Skips JSON white space and returns the next byte without consuming it.
+    pub(crate) fn peek_token(&mut self) -> Result<Peeked, SnapshotError> {
+        loop {
+            match self.peek()? {
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.pos += 1,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Consumes the next non-white-space byte, which must be `want`.
+    pub(crate) fn expect(&mut self, want: u8, context: &'static str) -> Result<(), SnapshotError> {
+        match self.peek_token()? {
+            Some(b) if b == want => {
+                self.pos += 1;
+                Ok(())
+            }
+            found => Err(self.unexpected(found, describe_byte(want), context)),
+        }
+    }
+
+    /// Consumes one byte that [`Self::peek_token`] just returned.
+    pub(crate) fn bump(&mut self) {
+        self.pos += 1;
+    }
+
+    /// An error for finding `found` where `expected` should be.
+    pub(crate) fn unexpected(
+        &self,
+        found: Peeked,
+        expected: &str,
+        context: &'static str,
+    ) -> SnapshotError {
+        match found {
+            None => SnapshotError::Truncated {
+                offset: self.offset(),
+                expected: expected.to_string(),
+                context,
+            },
+            Some(b) => SnapshotError::Syntax {
+                offset: self.offset(),
+                expected: expected.to_string(),
+                found: describe_found(b),
+                context,
+            },
+        }
+    }
+
+    /// Reads an array of unsigned integers, giving each to `sink` with its position, and returns
+    /// how many there were. This is the hot loop of the reader: one pass, no allocation.
+    pub(crate) fn read_u32_array<F>(
+        &mut self,
+        context: &'static str,
+        mut sink: F,
+    ) -> Result<u64, SnapshotError>
+    where
+        F: FnMut(u32, u64) -> Result<(), SnapshotError>,
+    {
+        self.expect(b'[', context)?;
+        let mut count: u64 = 0;
+        let mut acc: u64 = 0;
+        let mut digits: u32 = 0;
+        // A `,` was read and its number has not started yet.
+        let mut after_comma = false;
+        // A number ended at white space: only `,` or `]` may follow.
+        let mut after_number = false;
+        loop {
+            if self.pos >= self.buf.len() && !self.refill()? {
+                let expected = if after_comma {
+                    "a number"
+                } else {
+                    "`,` or `]`"
+                };
+                return Err(self.unexpected(None, expected, context));
+            }
+            let chunk_offset = self.offset();
+            let chunk = &self.buf[self.pos..];
+            for (i, &b) in chunk.iter().enumerate() {
+                let d = b.wrapping_sub(b'0');
+                if d < 10 {
+                    if digits == 0 {
+                        if after_number {
+                            self.pos += i;
+                            return Err(self.unexpected(Some(b), "`,` or `]`", context));
+                        }
+                        after_comma = false;
+                    }
+                    acc = acc * 10 + u64::from(d);
+                    digits += 1;
+                    if digits > 10 {
+                        self.pos += i;
+                        return Err(self.number_too_large(context));
+                    }
+                    continue;
+                }
+                match b {
+                    b',' => {
+                        if digits > 0 {
+                            emit(acc, count, chunk_offset + i as u64, context, &mut sink)?;
+                            count += 1;
+                        } else if !after_number {
+                            self.pos += i;
+                            return Err(self.unexpected(Some(b), "a number", context));
+                        }
+                        acc = 0;
+                        digits = 0;
+                        after_number = false;
+                        after_comma = true;
+                    }
+                    b']' => {
+                        if digits > 0 {
+                            emit(acc, count, chunk_offset + i as u64, context, &mut sink)?;
+                            count += 1;
+                        } else if after_comma {
+                            self.pos += i;
+                            return Err(self.unexpected(Some(b), "a number", context));
+                        }
+                        self.pos += i + 1;
+                        return Ok(count);
+                    }
+                    b' ' | b'\n' | b'\r' | b'\t' => {
+                        if digits > 0 {
+                            emit(acc, count, chunk_offset + i as u64, context, &mut sink)?;
+                            count += 1;
+                            acc = 0;
+                            digits = 0;
+                            after_number = true;
+                        }
+                    }
+                    _ => {
+                        self.pos += i;
+                        let expected = if after_comma || (digits == 0 && !after_number) {
+                            "a number"
+                        } else {
+                            "`,` or `]`"
+                        };
+                        return Err(self.unexpected(Some(b), expected, context));
+                    }
+                }
+            }
+            self.pos = self.buf.len();
+        }
+    }
+
+    fn number_too_large(&self, context: &'static str) -> SnapshotError {
+        number_too_large(self.offset(), context)
+    }
+
+    /// Reads a JSON string (the opening quote is next) and appends its UTF-8 text to `out`.
+    /// Lone surrogates, which V8 writes for broken JS strings, become U+FFFD.
+    pub(crate) fn read_string(
+        &mut self,
+        out: &mut Vec<u8>,
+        context: &'static str,
+    ) -> Result<(), SnapshotError> {
+        self.expect(b'"', context)?;
+        loop {
+            if self.pos >= self.buf.len() && !self.refill()? {
+                return Err(self.unexpected(None, "the end of a string", context));
+            }
+            let chunk = &self.buf[self.pos..];
+            match memchr::memchr3(b'"', b'\\', b'\n', chunk) {
+                None => {
+                    out.extend_from_slice(chunk);
+                    self.pos = self.buf.len();
+                }
+                Some(i) => {
+                    out.extend_from_slice(&chunk[..i]);
+                    let b = chunk[i];
+                    self.pos += i + 1;
+                    match b {
+                        b'"' => return Ok(()),
+                        b'\\' => self.read_escape(out, context)?,
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.unexpected(Some(b), "the end of a string", context));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what follows a backslash (already consumed).
+    fn read_escape(
+        &mut self,
+        out: &mut Vec<u8>,
+        context: &'static str,
+    ) -> Result<(), SnapshotError> {
+        let Some(b) = self.peek()? else {
+            return Err(self.unexpected(None, "an escape", context));
+        };
+        self.pos += 1;
+        if b != b'u' {
+            return self.simple_escape(b, out, context);
+        }
+        let mut unit = self.read_hex4(context)?;
+        loop {
+            if !(0xD800..0xDC00).contains(&unit) {
+                // A BMP character, or a lone low surrogate (U+FFFD).
+                push_char(out, char::from_u32(u32::from(unit)));
+                return Ok(());
+            }
+            // A high surrogate: it pairs only with an escaped low surrogate right after it.
+            if self.peek()? != Some(b'\\') {
+                push_char(out, None);
+                return Ok(());
+            }
+            self.pos += 1;
+            let Some(next) = self.peek()? else {
+                return Err(self.unexpected(None, "an escape", context));
+            };
+            self.pos += 1;
+            if next != b'u' {
+                push_char(out, None);
+                return self.simple_escape(next, out, context);
+            }
+            let low = self.read_hex4(context)?;
+            if (0xDC00..0xE000).contains(&low) {
+                let code = 0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+                push_char(out, char::from_u32(code));
+                return Ok(());
+            }
+            // The high surrogate was lone; the unit after it is read afresh.
+            push_char(out, None);
+            unit = low;
+        }
+    }
+
+    /// The one-letter escapes.
+    fn simple_escape(
+        &mut self,
+        b: u8,
+        out: &mut Vec<u8>,
+        context: &'static str,
+    ) -> Result<(), SnapshotError> {
+        let byte = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            other => {
+                self.pos -= 1;
+                return Err(self.unexpected(Some(other), "a JSON escape", context));
+            }
+        };
+        out.push(byte);
+        Ok(())
+    }
+
+    fn read_hex4(&mut self, context: &'static str) -> Result<u16, SnapshotError> {
+        let mut value: u16 = 0;
+        for _ in 0..4 {
+            let found = self.peek()?;
+            let digit = match found {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                other => return Err(self.unexpected(other, "a hex digit", context)),
+            };
+            self.pos += 1;
+            value = value << 4 | u16::from(digit);
+        }
+        Ok(value)
+    }
+
+    /// Skips one JSON value of any kind; with `capture`, appends its raw bytes there (up to
+    /// `limit` bytes, beyond which it is an error). Nesting is counted, not recursed, so deep
+    /// input cannot overflow the stack.
+    pub(crate) fn skip_value(
+        &mut self,
+        mut capture: Option<&mut Vec<u8>>,
+        limit: usize,
+        context: &'static str,
+    ) -> Result<(), SnapshotError> {
+        let first = self.peek_token()?;
+        let scalar = match first {
+            Some(b'{' | b'[' | b'"') => false,
+            Some(b'-' | b't' | b'f' | b'n' | b'0'..=b'9') => true,
+            other => return Err(self.unexpected(other, "a JSON value", context)),
+        };
+        let mut depth: usize = 0;
+        let mut in_string = false;
+        let mut escaped = false;
+        loop {
+            let Some(b) = self.peek()? else {
+                return Err(self.unexpected(None, "the end of a value", context));
+            };
+            if scalar && matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                return Ok(());
+            }
+            self.pos += 1;
+            if let Some(out) = capture.as_deref_mut() {
+                if out.len() >= limit {
+                    return Err(SnapshotError::Syntax {
+                        offset: self.offset(),
+                        expected: format!("a value shorter than {limit} bytes"),
+                        found: "a longer one".to_string(),
+                        context,
+                    });
+                }
+                out.push(b);
+            }
+            if scalar {
+                continue;
+            }
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Hands one finished number to the sink, checking that it fits 32 bits.
+#[inline(always)]
+fn emit<F>(
+    acc: u64,
+    count: u64,
+    offset: u64,
+    context: &'static str,
+    sink: &mut F,
+) -> Result<(), SnapshotError>
+where
+    F: FnMut(u32, u64) -> Result<(), SnapshotError>,
+{
+    match u32::try_from(acc) {
+        Ok(value) => sink(value, count).map_err(|e| e.at(offset)),
+        Err(_) => Err(number_too_large(offset, context)),
+    }
+}
+
+fn number_too_large(offset: u64, context: &'static str) -> SnapshotError {
+    SnapshotError::Syntax {
+        offset,
+        expected: "an unsigned 32-bit integer".to_string(),
+        found: "a larger number".to_string(),
+        context,
+    }
+}
+
+/// Appends a character, or U+FFFD for `None` (a lone surrogate).
+fn push_char(out: &mut Vec<u8>, ch: Option<char>) {
+    let mut utf8 = [0u8; 4];
+    let ch = ch.unwrap_or(char::REPLACEMENT_CHARACTER);
+    out.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+}
+
+/// How an expected byte is named in messages.
+fn describe_byte(b: u8) -> &'static str {
+    match b {
+        b'{' => "`{`",
+        b'}' => "`}`",
+        b'[' => "`[`",
+        b']' => "`]`",
+        b':' => "`:`",
+        b',' => "`,`",
+        b'"' => "a string",
+        _ => "another byte",
+    }
+}
+
+/// How a found byte is shown in messages.
+fn describe_found(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("`{}`", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
+}
