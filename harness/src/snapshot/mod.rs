@@ -120,3 +120,6 @@ pub fn read_file(path: &Path) -> Result<HeapGraph, SnapshotError> {
 pub fn read_bytes(bytes: &[u8], piece: usize) -> Result<HeapGraph, SnapshotError> {
     reader::read_graph(scan::SliceSource::new(bytes, piece))
 }
+
+#[cfg(test)]
+mod tests;
