@@ -239,20 +239,30 @@ impl HeapGraph {
     pub fn classify(&self) -> Classes {
         let mut names: Vec<String> = Vec::new();
         let mut by_key: HashMap<ClassKey, u32> = HashMap::new();
-        // Per node type: whether the class comes from the node's name.
-        let named_by_node: Vec<bool> = self
+        // Per node type: `Some(class)` when the class comes from the type, `None` when it comes
+        // from the node's name (objects and native nodes).
+        let by_type: Vec<Option<u32>> = self
             .node_type_names
             .iter()
-            .map(|t| t == "object" || t == "native")
+            .map(|t| {
+                if t == "object" || t == "native" {
+                    None
+                } else {
+                    Some(intern(
+                        &mut names,
+                        &mut by_key,
+                        ClassKey::Type(type_label(t)),
+                    ))
+                }
+            })
             .collect();
-        // Fast path for names: a dense table over string indexes, filled on first use.
+        // Names: a dense table over string indexes, filled on first use.
         let mut by_name: Vec<u32> = vec![u32::MAX; self.strings.len()];
         let mut of_node = Vec::with_capacity(self.node_count());
-        for n in 0..self.node_count() {
-            let t = self.node_type[n];
-            let class = if named_by_node.get(t as usize).copied().unwrap_or(false) {
-                let name = self.node_name[n];
-                match by_name.get(name as usize) {
+        for (&t, &name) in self.node_type.iter().zip(&self.node_name) {
+            let class = match by_type.get(t as usize) {
+                Some(Some(c)) => *c,
+                _ => match by_name.get(name as usize) {
                     Some(&c) if c != u32::MAX => c,
                     _ => {
                         let label = self.strings.get(name).to_string();
@@ -262,17 +272,7 @@ impl HeapGraph {
                         }
                         c
                     }
-                }
-            } else {
-                let type_name = self
-                    .node_type_names
-                    .get(t as usize)
-                    .map_or("unknown", String::as_str);
-                intern(
-                    &mut names,
-                    &mut by_key,
-                    ClassKey::Type(type_label(type_name)),
-                )
+                },
             };
             of_node.push(class);
         }

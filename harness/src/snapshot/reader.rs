@@ -127,22 +127,22 @@ pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, Snapsho
                 seen_strings = true;
             }
             b"locations" => {
-                sc.read_u32_array("`locations`", |v, _| {
-                    raw_locations.push(v);
+                sc.read_u32_array("`locations`", |batch| {
+                    raw_locations.extend_from_slice(batch);
                     Ok(())
                 })?;
             }
             b"trace_function_infos" => {
                 let out = &mut graph.trace_function_infos;
-                sc.read_u32_array("`trace_function_infos`", |v, _| {
-                    out.push(v);
+                sc.read_u32_array("`trace_function_infos`", |batch| {
+                    out.extend_from_slice(batch);
                     Ok(())
                 })?;
             }
             b"samples" => {
                 let out = &mut graph.samples;
-                sc.read_u32_array("`samples`", |v, _| {
-                    out.push(v);
+                sc.read_u32_array("`samples`", |batch| {
+                    out.extend_from_slice(batch);
                     Ok(())
                 })?;
             }
@@ -305,6 +305,68 @@ fn not_a_snapshot<S: ChunkSource>(sc: &Scanner<S>, found: Option<u8>) -> Snapsho
     }
 }
 
+/// Regroups batches of numbers into whole records of `width` fields.
+struct Records {
+    width: usize,
+    carry: Vec<u32>,
+}
+
+impl Records {
+    fn new(width: usize) -> Self {
+        Records {
+            width,
+            carry: Vec::with_capacity(width),
+        }
+    }
+
+    /// Calls `f` with runs of whole records (a multiple of `width` numbers).
+    fn feed<F>(&mut self, mut batch: &[u32], mut f: F) -> Result<(), SnapshotError>
+    where
+        F: FnMut(&[u32]) -> Result<(), SnapshotError>,
+    {
+        if !self.carry.is_empty() {
+            let need = (self.width - self.carry.len()).min(batch.len());
+            self.carry.extend_from_slice(&batch[..need]);
+            batch = &batch[need..];
+            if self.carry.len() < self.width {
+                return Ok(());
+            }
+            f(&self.carry)?;
+            self.carry.clear();
+        }
+        let whole = batch.len() / self.width * self.width;
+        if whole > 0 {
+            f(&batch[..whole])?;
+        }
+        self.carry.extend_from_slice(&batch[whole..]);
+        Ok(())
+    }
+}
+
+/// Positions of the node fields within a record.
+struct NodePositions {
+    type_: usize,
+    name: usize,
+    id: usize,
+    self_size: usize,
+    edge_count: usize,
+    trace: Option<usize>,
+    detachedness: Option<usize>,
+}
+
+fn node_positions(fields: &[NodeField]) -> NodePositions {
+    let at = |f: NodeField| fields.iter().position(|x| *x == f);
+    NodePositions {
+        type_: at(NodeField::Type).unwrap_or(0),
+        name: at(NodeField::Name).unwrap_or(0),
+        id: at(NodeField::Id).unwrap_or(0),
+        self_size: at(NodeField::SelfSize).unwrap_or(0),
+        edge_count: at(NodeField::EdgeCount).unwrap_or(0),
+        trace: at(NodeField::TraceNodeId),
+        detachedness: at(NodeField::Detachedness),
+    }
+}
+
 /// Reads `nodes` into the node columns.
 fn read_nodes<S: ChunkSource>(
     sc: &mut Scanner<S>,
@@ -312,98 +374,103 @@ fn read_nodes<S: ChunkSource>(
     g: &mut HeapGraph,
 ) -> Result<(), SnapshotError> {
     let n = layout.node_count as usize;
-    let fields = layout.node_fields.as_slice();
-    let width = fields.len() as u64;
-    let has_detached = fields.contains(&NodeField::Detachedness);
+    let width = layout.node_fields.len();
+    let pos = node_positions(&layout.node_fields);
     g.node_type.reserve_exact(n);
     g.node_name.reserve_exact(n);
     g.node_id.reserve_exact(n);
     g.node_self_size.reserve_exact(n);
     g.first_edge.reserve_exact(n + 1);
     g.first_edge.push(0);
-    if has_detached {
+    if pos.detachedness.is_some() {
         g.node_detachedness.reserve_exact(n);
     }
     let type_count = g.node_type_names.len() as u32;
+    let edge_total = u64::from(layout.edge_count);
     let mut edges_so_far: u64 = 0;
-    let mut field = 0usize;
-    let mut trace_seen = false;
-    let max_values = u64::from(layout.node_count) * width;
-    let count = sc.read_u32_array("`nodes`", |v, index| {
-        if index >= max_values {
-            return Err(SnapshotError::Inconsistent {
-                message: format!(
-                    "`nodes` holds more than node_count ({}) nodes",
-                    layout.node_count
-                ),
-            });
-        }
-        match fields[field] {
-            NodeField::Type => {
-                if v >= type_count {
-                    return Err(SnapshotError::Inconsistent {
-                        message: format!(
-                            "node {} has type {v}, but the header lists {type_count} types",
-                            index / width
-                        ),
-                    });
-                }
-                g.node_type.push(v as u8);
+    let mut records = Records::new(width);
+    let count = sc.read_u32_array("`nodes`", |batch| {
+        records.feed(batch, |run| {
+            if g.node_id.len() + run.len() / width > n {
+                return Err(too_many("nodes", "node_count", layout.node_count));
             }
-            NodeField::Name => g.node_name.push(v),
-            NodeField::Id => g.node_id.push(v),
-            NodeField::SelfSize => g.node_self_size.push(v),
-            NodeField::EdgeCount => {
-                edges_so_far += u64::from(v);
-                if edges_so_far > u64::from(layout.edge_count) {
-                    return Err(SnapshotError::Inconsistent {
-                        message: format!(
-                            "the nodes' edge counts add up to more than edge_count ({})",
-                            layout.edge_count
-                        ),
-                    });
+            for rec in run.chunks_exact(width) {
+                let t = rec[pos.type_];
+                if t >= type_count {
+                    return Err(bad_type("node", g.node_id.len(), t, type_count));
                 }
-                g.first_edge.push(edges_so_far as u32);
-            }
-            NodeField::TraceNodeId => {
-                if v != 0 && !trace_seen {
-                    trace_seen = true;
-                    g.node_trace.reserve_exact(n);
-                    g.node_trace.resize((index / width) as usize, 0);
+                g.node_type.push(t as u8);
+                g.node_name.push(rec[pos.name]);
+                g.node_id.push(rec[pos.id]);
+                g.node_self_size.push(rec[pos.self_size]);
+                edges_so_far += u64::from(rec[pos.edge_count]);
+                g.first_edge
+                    .push(edges_so_far.min(u64::from(u32::MAX)) as u32);
+                if let Some(p) = pos.detachedness {
+                    g.node_detachedness.push(rec[p].min(255) as u8);
                 }
-                if trace_seen {
-                    g.node_trace.push(v);
+                if let Some(p) = pos.trace {
+                    let v = rec[p];
+                    if v != 0 && g.node_trace.is_empty() {
+                        g.node_trace.reserve_exact(n);
+                        g.node_trace.resize(g.node_id.len() - 1, 0);
+                    }
+                    if !g.node_trace.is_empty() || v != 0 {
+                        g.node_trace.push(v);
+                    }
                 }
             }
-            NodeField::Detachedness => g.node_detachedness.push(v.min(255) as u8),
-            NodeField::Ignored => {}
-        }
-        field += 1;
-        if field == fields.len() {
-            field = 0;
-        }
-        Ok(())
+            if edges_so_far > edge_total {
+                return Err(SnapshotError::Inconsistent {
+                    message: format!(
+                        "the nodes' edge counts add up to more than edge_count ({edge_total})"
+                    ),
+                });
+            }
+            Ok(())
+        })
     })?;
-    if count != max_values {
+    let expected = layout.node_count as u64 * width as u64;
+    if count != expected {
         return Err(SnapshotError::Inconsistent {
             message: format!(
-                "`nodes` holds {count} numbers, but node_count {} × {} fields is {max_values}",
-                layout.node_count, width
+                "`nodes` holds {count} numbers, but node_count {} × {width} fields is {expected}",
+                layout.node_count
             ),
         });
     }
-    if edges_so_far != u64::from(layout.edge_count) {
+    if edges_so_far != edge_total {
         return Err(SnapshotError::Inconsistent {
             message: format!(
-                "the nodes' edge counts add up to {edges_so_far}, but edge_count is {}",
-                layout.edge_count
+                "the nodes' edge counts add up to {edges_so_far}, but edge_count is {edge_total}"
             ),
         });
     }
-    if trace_seen {
+    if !g.node_trace.is_empty() {
         g.node_trace.resize(n, 0);
     }
     Ok(())
+}
+
+#[cold]
+fn too_many(section: &str, header_field: &str, declared: u32) -> SnapshotError {
+    SnapshotError::Inconsistent {
+        message: format!("`{section}` holds more than {header_field} ({declared}) records"),
+    }
+}
+
+#[cold]
+fn bad_type(what: &str, index: usize, t: u32, type_count: u32) -> SnapshotError {
+    SnapshotError::Inconsistent {
+        message: format!("{what} {index} has type {t}, but the header lists {type_count} types"),
+    }
+}
+
+#[cold]
+fn bad_target(edge: usize, offset: u32) -> SnapshotError {
+    SnapshotError::Inconsistent {
+        message: format!("edge {edge} points at nodes offset {offset}, which is not a node"),
+    }
 }
 
 /// Reads `edges` into the edge columns, turning `to_node` offsets into node indexes.
@@ -413,39 +480,31 @@ fn read_edges<S: ChunkSource>(
     g: &mut HeapGraph,
 ) -> Result<(), SnapshotError> {
     let m = layout.edge_count as usize;
-    let fields = layout.edge_fields.as_slice();
-    let width = fields.len() as u64;
+    let width = layout.edge_fields.len();
+    let at = |f: EdgeField| layout.edge_fields.iter().position(|x| *x == f).unwrap_or(0);
+    let (type_pos, name_pos, to_pos) = (
+        at(EdgeField::Type),
+        at(EdgeField::NameOrIndex),
+        at(EdgeField::ToNode),
+    );
     let node_width = layout.node_fields.len() as u32;
     let node_count = layout.node_count;
     let type_count = g.edge_type_names.len() as u32;
     g.edge_type.reserve_exact(m);
     g.edge_name.reserve_exact(m);
     g.edge_to.reserve_exact(m);
-    let max_values = u64::from(layout.edge_count) * width;
-    let mut field = 0usize;
-    let count = sc.read_u32_array("`edges`", |v, index| {
-        if index >= max_values {
-            return Err(SnapshotError::Inconsistent {
-                message: format!(
-                    "`edges` holds more than edge_count ({}) edges",
-                    layout.edge_count
-                ),
-            });
-        }
-        match fields[field] {
-            EdgeField::Type => {
-                if v >= type_count {
-                    return Err(SnapshotError::Inconsistent {
-                        message: format!(
-                            "edge {} has type {v}, but the header lists {type_count} types",
-                            index / width
-                        ),
-                    });
-                }
-                g.edge_type.push(v as u8);
+    let mut records = Records::new(width);
+    let count = sc.read_u32_array("`edges`", |batch| {
+        records.feed(batch, |run| {
+            if g.edge_to.len() + run.len() / width > m {
+                return Err(too_many("edges", "edge_count", layout.edge_count));
             }
-            EdgeField::NameOrIndex => g.edge_name.push(v),
-            EdgeField::ToNode => {
+            for rec in run.chunks_exact(width) {
+                let t = rec[type_pos];
+                if t >= type_count {
+                    return Err(bad_type("edge", g.edge_to.len(), t, type_count));
+                }
+                let v = rec[to_pos];
                 // Division by a constant is far cheaper than by a variable: V8 writes 7 or 6.
                 let (ordinal, rest) = match node_width {
                     7 => (v / 7, v % 7),
@@ -453,28 +512,21 @@ fn read_edges<S: ChunkSource>(
                     w => (v / w, v % w),
                 };
                 if rest != 0 || ordinal >= node_count {
-                    return Err(SnapshotError::Inconsistent {
-                        message: format!(
-                            "edge {} points at nodes offset {v}, which is not a node",
-                            index / width
-                        ),
-                    });
+                    return Err(bad_target(g.edge_to.len(), v));
                 }
+                g.edge_type.push(t as u8);
+                g.edge_name.push(rec[name_pos]);
                 g.edge_to.push(ordinal);
             }
-            EdgeField::Ignored => {}
-        }
-        field += 1;
-        if field == fields.len() {
-            field = 0;
-        }
-        Ok(())
+            Ok(())
+        })
     })?;
-    if count != max_values {
+    let expected = layout.edge_count as u64 * width as u64;
+    if count != expected {
         return Err(SnapshotError::Inconsistent {
             message: format!(
-                "`edges` holds {count} numbers, but edge_count {} × {} fields is {max_values}",
-                layout.edge_count, width
+                "`edges` holds {count} numbers, but edge_count {} × {width} fields is {expected}",
+                layout.edge_count
             ),
         });
     }

@@ -79,7 +79,14 @@ fn truncation_names_the_offset_and_section() {
 
 #[test]
 fn garbage_is_not_a_snapshot() {
-    for text in ["", "hello", "[1,2,3]", "{}", "\u{0}\u{1}", "{\"nodes\":[1]}"] {
+    for text in [
+        "",
+        "hello",
+        "[1,2,3]",
+        "{}",
+        "\u{0}\u{1}",
+        "{\"nodes\":[1]}",
+    ] {
         let e = error_of(text);
         assert!(
             matches!(
@@ -124,7 +131,11 @@ fn inconsistent_counts_and_references_are_reported() {
         ("\"edge_count\":1", "\"edge_count\":2", "edge"),
         ("[2,2,7]", "[2,9,7]", "string 9"),
         ("[9,0,1,0,1,0,0", "[99,0,1,0,1,0,0", "type 99"),
-        ("\"node_fields\":[\"type\",", "\"node_fields\":[\"kind\",", "no `type`"),
+        (
+            "\"node_fields\":[\"type\",",
+            "\"node_fields\":[\"kind\",",
+            "no `type`",
+        ),
     ] {
         let bad = good.replacen(from, to, 1);
         let message = error_of(&bad).to_string();
