@@ -373,7 +373,7 @@ struct RawAssert {
 /// A request: `"METHOD /path"` or a mapping.
 enum RawRequest {
     Line(String),
-    Map(RawRequestMap),
+    Map(Box<RawRequestMap>),
 }
 
 #[derive(Deserialize)]
@@ -399,7 +399,7 @@ impl<'de> Deserialize<'de> for RawRequest {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawRequest, A::Error> {
                 RawRequestMap::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawRequest::Map)
+                    .map(|m| RawRequest::Map(Box::new(m)))
             }
         }
         d.deserialize_any(V)
@@ -427,6 +427,13 @@ enum Tree {
     Leaf,
 }
 
+/// Scalar visits that all make a leaf.
+macro_rules! leaves {
+    ($($visit:ident($ty:ty)),*) => {
+        $(fn $visit<E>(self, _: $ty) -> Result<Tree, E> { Ok(Tree::Leaf) })*
+    };
+}
+
 impl<'de> Deserialize<'de> for Tree {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -435,38 +442,20 @@ impl<'de> Deserialize<'de> for Tree {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any YAML node")
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_i128<E>(self, _: i128) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_u128<E>(self, _: u128) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_bytes<E>(self, _: &[u8]) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
+            leaves!(
+                visit_bool(bool),
+                visit_i64(i64),
+                visit_u64(u64),
+                visit_i128(i128)
+            );
+            leaves!(
+                visit_u128(u128),
+                visit_f64(f64),
+                visit_str(&str),
+                visit_bytes(&[u8])
+            );
             fn visit_unit<E>(self) -> Result<Tree, E> {
                 Ok(Tree::Leaf)
-            }
-            fn visit_none<E>(self) -> Result<Tree, E> {
-                Ok(Tree::Leaf)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Tree, D::Error> {
-                Tree::deserialize(d)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
                 let mut items = Vec::new();
@@ -560,6 +549,10 @@ impl Cx<'_> {
     fn position(at: Location) -> (u32, u32) {
         let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX).max(1);
         (clamp(at.line()), clamp(at.column()))
+    }
+
+    fn fail<T>(&self, at: Location, message: impl Into<String>) -> Result<T, SpecError> {
+        Err(self.invalid(at, message))
     }
 
     fn invalid(&self, at: Location, message: impl Into<String>) -> SpecError {
@@ -694,10 +687,8 @@ impl Cx<'_> {
     fn build(&self, raw: RawSpec) -> Result<Spec, SpecError> {
         let name = match raw.name {
             Some(n) if n.value.trim().is_empty() || n.value.contains(['/', '\\', '\n']) => {
-                return Err(self.invalid(
-                    n.referenced,
-                    "`name` must be non-empty, on one line, without `/` or `\\`",
-                ));
+                let message = "`name` must be non-empty, on one line, without `/` or `\\`";
+                return self.fail(n.referenced, message);
             }
             Some(n) => n.value,
             None => self
@@ -705,95 +696,71 @@ impl Cx<'_> {
                 .file_stem()
                 .map_or_else(|| "spec".to_owned(), |s| s.to_string_lossy().into_owned()),
         };
-        let expect = match raw.expect {
-            None => Expectation::Clean,
-            Some(e) => match e.value.as_str() {
-                "clean" => Expectation::Clean,
-                "leak" => Expectation::Leak,
-                other => {
-                    return Err(self.invalid(
-                        e.referenced,
-                        format!("`expect` must be one of: clean, leak (found `{other}`)"),
-                    ));
-                }
-            },
+        let expect = match raw.expect.as_ref().map(|e| e.value.as_str()) {
+            None | Some("clean") => Expectation::Clean,
+            Some("leak") => Expectation::Leak,
+            Some(other) => {
+                let message = format!("`expect` must be one of: clean, leak (found `{other}`)");
+                return self.fail(
+                    raw.expect.map_or(Location::UNKNOWN, |e| e.referenced),
+                    message,
+                );
+            }
         };
         let checkpoints = match raw.checkpoints {
             None => DEFAULT_CHECKPOINTS.to_vec(),
             Some(list) => self.checkpoints(list)?,
         };
-        let lines = SpecLines {
-            expect: self.line_of("expect"),
-            app: self.line_of("app"),
-            checkpoints: self.line_of("checkpoints"),
-        };
-        let warmup = raw.load.warmup.unwrap_or(DEFAULT_WARMUP);
+        let line_of = |key| self.index.key(key).map_or(1, |at| Self::position(at).0);
         Ok(Spec {
             name,
             file: self.file.to_path_buf(),
             app: self.app(raw.app)?,
-            warmup,
+            warmup: raw.load.warmup.unwrap_or(DEFAULT_WARMUP),
             load: self.load(raw.load)?,
             checkpoints,
             assert: self.thresholds(raw.assert)?,
             expect,
             slow: raw.slow.unwrap_or(false),
             report_snapshot: raw.report_snapshot.unwrap_or(true),
-            lines,
+            lines: SpecLines {
+                expect: line_of("expect"),
+                app: line_of("app"),
+                checkpoints: line_of("checkpoints"),
+            },
         })
-    }
-
-    fn line_of(&self, key: &str) -> u32 {
-        self.index.key(key).map_or(1, |at| Self::position(at).0)
     }
 
     fn checkpoints(&self, list: Vec<Spanned<u64>>) -> Result<Vec<u64>, SpecError> {
         if list.len() < MIN_CHECKPOINTS {
-            return Err(self.invalid(
-                self.key_or_top("checkpoints"),
-                format!(
-                    "`checkpoints` needs at least {MIN_CHECKPOINTS} entries to measure growth (found {})",
-                    list.len()
-                ),
-            ));
+            let message = format!(
+                "`checkpoints` needs at least {MIN_CHECKPOINTS} entries to measure growth (found {})",
+                list.len()
+            );
+            return self.fail(self.key_or_top("checkpoints"), message);
         }
-        let mut previous: Option<u64> = None;
-        for c in &list {
+        for (i, c) in list.iter().enumerate() {
+            let previous = i.checked_sub(1).and_then(|p| list.get(p)).map(|p| p.value);
             if c.value == 0 {
-                return Err(self.invalid(
-                    c.referenced,
-                    "`checkpoints` entries must be at least 1 (they count measured requests after warm-up)",
-                ));
+                let message = "`checkpoints` entries must be at least 1 (they count measured requests after warm-up)";
+                return self.fail(c.referenced, message);
             }
             if let Some(p) = previous.filter(|p| c.value <= *p) {
-                return Err(self.invalid(
-                    c.referenced,
-                    format!("`checkpoints` must increase: {} comes after {p}", c.value),
-                ));
+                let message = format!("`checkpoints` must increase: {} comes after {p}", c.value);
+                return self.fail(c.referenced, message);
             }
-            previous = Some(c.value);
         }
         Ok(list.into_iter().map(|c| c.value).collect())
     }
 
     fn app(&self, raw: RawApp) -> Result<AppSpec, SpecError> {
         let base = absolute(self.file.parent().unwrap_or(Path::new("")));
-        let script = base.join(&raw.script.value);
-        let script = normalize(&script);
+        let script = normalize(&base.join(&raw.script.value));
         if !script.is_file() {
-            let problem = if script.exists() {
-                "is not a file"
-            } else {
-                "does not exist"
-            };
-            return Err(self.invalid(
-                raw.script.referenced,
-                format!(
-                    "app.script `{}` {problem} (resolved to {})",
-                    raw.script.value,
-                    script.display()
-                ),
-            ));
+            let problem = ["does not exist", "is not a file"][usize::from(script.exists())];
+            let (given, resolved) = (&raw.script.value, script.display());
+            let message = format!("app.script `{given}` {problem} (resolved to {resolved})");
+            return self.fail(raw.script.referenced, message);
         }
         let cwd = match raw.cwd {
             None => script
@@ -802,43 +769,29 @@ impl Cx<'_> {
             Some(cwd) => {
                 let dir = normalize(&base.join(&cwd.value));
                 if !dir.is_dir() {
-                    return Err(self.invalid(
-                        cwd.referenced,
-                        format!(
-                            "app.cwd `{}` is not a folder (resolved to {})",
-                            cwd.value,
-                            dir.display()
-                        ),
-                    ));
+                    let (given, resolved) = (&cwd.value, dir.display());
+                    let message =
+                        format!("app.cwd `{given}` is not a folder (resolved to {resolved})");
+                    return self.fail(cwd.referenced, message);
                 }
                 dir
             }
         };
         let env = raw.env.unwrap_or_default();
         if let Some(bad) = env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
-            return Err(self.invalid(
-                self.index
-                    .key(&format!("app.env.{bad}"))
-                    .unwrap_or(self.key_or_top("app.env")),
-                format!("app.env name `{bad}` must be non-empty and contain no `=`"),
-            ));
+            let at = self.index.key(&format!("app.env.{bad}"));
+            let message = format!("app.env name `{bad}` must be non-empty and contain no `=`");
+            return self.fail(at.unwrap_or(self.key_or_top("app.env")), message);
         }
-        let (ready_path, ready_timeout) = match raw.ready {
-            None => (None, DEFAULT_READY_TIMEOUT),
-            Some(ready) => (
-                ready
-                    .path
-                    .map(|p| self.url_path(p, "app.ready.path"))
-                    .transpose()?,
-                self.duration(ready.timeout, "app.ready.timeout", DEFAULT_READY_TIMEOUT)?,
-            ),
-        };
+        let ready = raw.ready.unwrap_or(RawReady {
+            path: None,
+            timeout: None,
+        });
         let port = match raw.port {
             Some(p) if p.value == 0 => {
-                return Err(self.invalid(
-                    p.referenced,
-                    "`app.port` must be from 1 to 65535 (leave it out to get a free port in PORT)",
-                ));
+                let message =
+                    "`app.port` must be from 1 to 65535 (leave it out to get a free port in PORT)";
+                return self.fail(p.referenced, message);
             }
             p => p.map(|p| p.value),
         };
@@ -847,8 +800,15 @@ impl Cx<'_> {
             cwd,
             env,
             node_args: raw.node_args.unwrap_or_default(),
-            ready_path,
-            ready_timeout,
+            ready_path: ready
+                .path
+                .map(|p| self.url_path(p, "app.ready.path"))
+                .transpose()?,
+            ready_timeout: self.duration(
+                ready.timeout,
+                "app.ready.timeout",
+                DEFAULT_READY_TIMEOUT,
+            )?,
             port,
         })
     }
@@ -856,96 +816,83 @@ impl Cx<'_> {
     fn load(&self, raw: RawLoad) -> Result<LoadConfig, SpecError> {
         let concurrency = match raw.concurrency {
             None => DEFAULT_CONCURRENCY,
-            Some(c) => usize::try_from(c.value)
-                .ok()
-                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
-                .ok_or_else(|| {
-                    self.invalid(
-                        c.referenced,
-                        format!(
-                            "`load.concurrency` must be from 1 to {MAX_CONCURRENCY} (found {})",
-                            c.value
-                        ),
-                    )
-                })?,
+            Some(c) => match usize::try_from(c.value) {
+                Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => n,
+                _ => {
+                    let message = format!(
+                        "`load.concurrency` must be from 1 to {MAX_CONCURRENCY} (found {})",
+                        c.value
+                    );
+                    return self.fail(c.referenced, message);
+                }
+            },
         };
         if raw.requests.is_empty() {
-            return Err(self.invalid(
-                self.key_or_top("load.requests"),
-                "`load.requests` must list at least one request, e.g. \"GET /\"",
-            ));
+            let message = "`load.requests` must list at least one request, e.g. \"GET /\"";
+            return self.fail(self.key_or_top("load.requests"), message);
         }
-        let requests = raw
-            .requests
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| self.request(i, r))
-            .collect::<Result<Vec<_>, _>>()?;
+        let requests = raw.requests.into_iter().enumerate();
         Ok(LoadConfig {
             concurrency,
-            requests,
+            requests: requests
+                .map(|(i, r)| self.request(i, r))
+                .collect::<Result<_, _>>()?,
             cookies: raw.cookies.unwrap_or(false),
             request_timeout: self.duration(raw.timeout, "load.timeout", DEFAULT_REQUEST_TIMEOUT)?,
         })
     }
 
     fn request(&self, i: usize, raw: Spanned<RawRequest>) -> Result<RequestTemplate, SpecError> {
-        let at = raw.referenced;
+        let (at, here) = (raw.referenced, format!("load.requests[{i}]"));
         let map = match raw.value {
+            RawRequest::Map(map) => *map,
             RawRequest::Line(line) => {
                 let mut words = line.split_whitespace();
                 let (method, path) = match (words.next(), words.next(), words.next()) {
                     (Some(path), None, None) if path.starts_with('/') => ("GET", path),
                     (Some(method), Some(path), None) => (method, path),
                     _ => {
-                        return Err(self.invalid(
-                            at,
-                            format!("request `{line}` must be \"METHOD /path\" or \"/path\""),
-                        ));
+                        let message =
+                            format!("request `{line}` must be \"METHOD /path\" or \"/path\"");
+                        return self.fail(at, message);
                     }
                 };
+                let path = Spanned::new(path.to_owned(), at, at);
                 return Ok(RequestTemplate {
                     method: self.method(method, at)?,
-                    path: self.url_path(
-                        Spanned::new(path.to_owned(), at, at),
-                        &format!("load.requests[{i}]"),
-                    )?,
+                    path: self.url_path(path, &here)?,
                     headers: Vec::new(),
                     body: None,
                 });
             }
-            RawRequest::Map(map) => map,
-        };
-        let here = format!("load.requests[{i}]");
-        let method = match map.method {
-            None => "GET".to_owned(),
-            Some(m) => self.method(&m.value, m.referenced)?,
         };
         let body = match (map.json, map.body) {
             (Some(_), Some(_)) => {
-                return Err(self.invalid(
+                let message = format!("`{here}` has both `json` and `body`; keep one");
+                return self.fail(
                     self.index.key(&format!("{here}.body")).unwrap_or(at),
-                    format!("`{here}` has both `json` and `body`; keep one"),
-                ));
+                    message,
+                );
             }
-            (Some(json), None) => Some(BodyTemplate::Json(json)),
-            (None, Some(text)) => Some(BodyTemplate::Text(text)),
-            (None, None) => None,
+            (json, text) => json
+                .map(BodyTemplate::Json)
+                .or(text.map(BodyTemplate::Text)),
         };
         let headers = map.headers.unwrap_or_default();
         for (name, value) in &headers {
             if name.is_empty() || !name.bytes().all(is_token_byte) || value.contains(['\r', '\n']) {
-                let key = format!("{here}.headers.{name}");
-                return Err(self.invalid(
-                    self.index.key(&key).unwrap_or(at),
-                    format!(
-                        "header `{name}` must be a valid HTTP header name with a one-line value"
-                    ),
-                ));
+                let key = self.index.key(&format!("{here}.headers.{name}"));
+                let message = format!(
+                    "header `{name}` must be a valid HTTP header name with a one-line value"
+                );
+                return self.fail(key.unwrap_or(at), message);
             }
         }
         Ok(RequestTemplate {
-            method,
+            method: match map.method {
+                None => "GET".to_owned(),
+                Some(m) => self.method(&m.value, m.referenced)?,
+            },
             path: self.url_path(map.path, &format!("{here}.path"))?,
             headers: headers.into_iter().collect(),
             body,
@@ -954,28 +901,22 @@ impl Cx<'_> {
 
     fn method(&self, method: &str, at: Location) -> Result<String, SpecError> {
         let upper = method.to_ascii_uppercase();
-        if METHODS.contains(&upper.as_str()) {
-            Ok(upper)
-        } else {
-            Err(self.invalid(
-                at,
-                format!(
-                    "unknown method `{method}`; valid methods: {}",
-                    METHODS.join(", ")
-                ),
-            ))
+        if !METHODS.contains(&upper.as_str()) {
+            let message = format!(
+                "unknown method `{method}`; valid methods: {}",
+                METHODS.join(", ")
+            );
+            return self.fail(at, message);
         }
+        Ok(upper)
     }
 
     fn url_path(&self, path: Spanned<String>, what: &str) -> Result<String, SpecError> {
         if !path.value.starts_with('/') || path.value.contains(char::is_whitespace) {
-            return Err(self.invalid(
-                path.referenced,
-                format!(
-                    "`{what}` must start with `/` and contain no spaces (found `{}`)",
-                    path.value
-                ),
-            ));
+            let found = &path.value;
+            let message =
+                format!("`{what}` must start with `/` and contain no spaces (found `{found}`)");
+            return self.fail(path.referenced, message);
         }
         Ok(path.value)
     }
@@ -987,15 +928,16 @@ impl Cx<'_> {
         default: Duration,
     ) -> Result<Duration, SpecError> {
         let Some(raw) = raw else { return Ok(default) };
-        parse_duration(&raw.value).ok_or_else(|| {
-            self.invalid(
-                raw.referenced,
-                format!(
+        match parse_duration(&raw.value) {
+            Some(d) => Ok(d),
+            None => {
+                let message = format!(
                     "`{what}` must be a positive duration like 15s, 500ms, 2m or a number of seconds (found `{}`)",
                     raw.value
-                ),
-            )
-        })
+                );
+                self.fail(raw.referenced, message)
+            }
+        }
     }
 
     fn thresholds(&self, raw: Option<RawAssert>) -> Result<Thresholds, SpecError> {
@@ -1005,29 +947,31 @@ impl Cx<'_> {
         let limit = |v: Option<Spanned<f64>>, key: &str, default: f64| match v {
             None => Ok(default),
             Some(v) if v.value.is_finite() && v.value >= 0.0 => Ok(v.value),
-            Some(v) => Err(self.invalid(
-                v.referenced,
-                format!(
-                    "`assert.{key}` must be a finite number, 0 or more (found {})",
-                    v.value
-                ),
-            )),
+            Some(v) => {
+                let found = v.value;
+                let message =
+                    format!("`assert.{key}` must be a finite number, 0 or more (found {found})");
+                self.fail(v.referenced, message)
+            }
         };
+        use DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST as ARRAY_BUFFER;
+        use DEFAULT_MAX_HEAP_BYTES_PER_REQUEST as HEAP;
+        use DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS as SURVIVORS;
         Ok(Thresholds {
             max_heap_bytes_per_request: limit(
                 raw.max_heap_bytes_per_request,
                 "max_heap_bytes_per_request",
-                DEFAULT_MAX_HEAP_BYTES_PER_REQUEST,
+                HEAP,
             )?,
             max_array_buffer_bytes_per_request: limit(
                 raw.max_array_buffer_bytes_per_request,
                 "max_array_buffer_bytes_per_request",
-                DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST,
+                ARRAY_BUFFER,
             )?,
             max_survivors_per_1k_requests: limit(
                 raw.max_survivors_per_1k_requests,
                 "max_survivors_per_1k_requests",
-                DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS,
+                SURVIVORS,
             )?,
             ignore_classes: raw.ignore_classes.unwrap_or_default(),
         })

@@ -537,13 +537,13 @@ fn discover_expands_folders_recursively_and_sorted() {
     );
 
     let missing = fx.root().join("nope");
-    let err = discover(&[missing.clone()]).unwrap_err();
+    let err = discover(std::slice::from_ref(&missing)).unwrap_err();
     assert!(err
         .to_string()
         .starts_with(&format!("{}:1:1: cannot read: ", missing.display())));
 
     let empty = fx.root().join("app/data");
-    let err = discover(&[empty.clone()]).unwrap_err();
+    let err = discover(std::slice::from_ref(&empty)).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
