@@ -581,7 +581,7 @@ impl Cx<'_> {
         (scalar && text.len() <= 60 && !text.contains(['\n', '\r'])).then_some(text)
     }
 
-    /// `` `app.port` `` for the value at `at`, or `value`.
+    /// `` `app.port` `` for the value at `at`; `the spec` for the document itself.
     fn name_of_value(&self, at: Location) -> String {
         // Every node but the root has an entry.
         self.index
