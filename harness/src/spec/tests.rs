@@ -1,0 +1,554 @@
+use super::*;
+
+/// A folder with `specs/` and `app/server.js`, the usual layout.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("specs")).unwrap();
+        std::fs::create_dir_all(dir.path().join("app/data")).unwrap();
+        std::fs::write(dir.path().join("app/server.js"), "").unwrap();
+        Fixture { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    fn spec_file(&self) -> PathBuf {
+        self.root().join("specs/a.yaml")
+    }
+
+    fn parse(&self, source: &str) -> Result<Spec, SpecError> {
+        parse_spec(source, &self.spec_file())
+    }
+
+    /// The error message after the `FILE:` prefix.
+    fn error(&self, source: &str) -> String {
+        let err = self.parse(source).expect_err("spec should be rejected");
+        let text = err.to_string();
+        let prefix = format!("{}:", self.spec_file().display());
+        assert!(text.starts_with(&prefix), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+        text[prefix.len()..].to_owned()
+    }
+}
+
+const MINIMAL: &str = "app:\n  script: ../app/server.js\nload:\n  requests: [\"GET /\"]\n";
+
+/// [`MINIMAL`] plus `extra` at the top level.
+fn minimal_with(extra: &str) -> String {
+    format!("{MINIMAL}{extra}")
+}
+
+#[test]
+fn full_spec_with_every_key() {
+    let fx = Fixture::new();
+    let source = r#"name: session-store
+app:
+  script: ../app/server.js
+  cwd: ../app/data
+  env: {NODE_ENV: production, WORKERS: 2, DEBUG: false}
+  node_args: [--max-old-space-size=256]
+  ready: {path: /health, timeout: 15s}
+  port: 3000
+load:
+  warmup: 100
+  concurrency: 16
+  requests:
+    - "GET /items/{i}"
+    - {method: post, path: /orders, json: {order: "{i}", qty: 2}, headers: {x-tenant: acme}}
+    - {method: PUT, path: /notes, body: "note {i}"}
+  cookies: true
+  timeout: 500ms
+checkpoints: [1000, 2000, 3000, 4000]
+assert:
+  max_heap_bytes_per_request: 32
+  max_array_buffer_bytes_per_request: 16.5
+  max_survivors_per_1k_requests: 2
+  ignore_classes: [Timeout, TLSSocket]
+expect: leak
+slow: true
+report_snapshot: false
+"#;
+    let spec = fx.parse(source).unwrap();
+    let root = fx.root();
+    assert_eq!(spec.name, "session-store");
+    assert_eq!(spec.file, fx.spec_file());
+    assert_eq!(spec.app.script, root.join("app/server.js"));
+    assert_eq!(spec.app.cwd, root.join("app/data"));
+    let env: Vec<(&str, &str)> = spec
+        .app
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        env,
+        [
+            ("DEBUG", "false"),
+            ("NODE_ENV", "production"),
+            ("WORKERS", "2")
+        ]
+    );
+    assert_eq!(spec.app.node_args, ["--max-old-space-size=256"]);
+    assert_eq!(spec.app.ready_path.as_deref(), Some("/health"));
+    assert_eq!(spec.app.ready_timeout, Duration::from_secs(15));
+    assert_eq!(spec.app.port, Some(3000));
+    assert_eq!(spec.warmup, 100);
+    assert_eq!(spec.load.concurrency, 16);
+    assert!(spec.load.cookies);
+    assert_eq!(spec.load.request_timeout, Duration::from_millis(500));
+    assert_eq!(
+        spec.load.requests,
+        [
+            RequestTemplate {
+                method: "GET".into(),
+                path: "/items/{i}".into(),
+                headers: vec![],
+                body: None,
+            },
+            RequestTemplate {
+                method: "POST".into(),
+                path: "/orders".into(),
+                headers: vec![("x-tenant".into(), "acme".into())],
+                body: Some(BodyTemplate::Json(
+                    serde_json::json!({"order": "{i}", "qty": 2})
+                )),
+            },
+            RequestTemplate {
+                method: "PUT".into(),
+                path: "/notes".into(),
+                headers: vec![],
+                body: Some(BodyTemplate::Text("note {i}".into())),
+            },
+        ]
+    );
+    assert_eq!(spec.checkpoints, [1000, 2000, 3000, 4000]);
+    assert_eq!(
+        spec.assert,
+        Thresholds {
+            max_heap_bytes_per_request: 32.0,
+            max_array_buffer_bytes_per_request: 16.5,
+            max_survivors_per_1k_requests: 2.0,
+            ignore_classes: vec!["Timeout".into(), "TLSSocket".into()],
+        }
+    );
+    assert_eq!(spec.expect, Expectation::Leak);
+    assert!(spec.slow);
+    assert!(!spec.report_snapshot);
+    assert_eq!(
+        spec.lines,
+        SpecLines {
+            expect: 24,
+            app: 2,
+            checkpoints: 18
+        }
+    );
+}
+
+#[test]
+fn defaults() {
+    let fx = Fixture::new();
+    let spec = fx.parse(MINIMAL).unwrap();
+    assert_eq!(spec.name, "a");
+    assert_eq!(spec.app.cwd, fx.root().join("app"));
+    assert!(spec.app.env.is_empty());
+    assert!(spec.app.node_args.is_empty());
+    assert_eq!(spec.app.ready_path, None);
+    assert_eq!(spec.app.ready_timeout, DEFAULT_READY_TIMEOUT);
+    assert_eq!(spec.app.ready_timeout, Duration::from_secs(20));
+    assert_eq!(spec.app.port, None);
+    assert_eq!(spec.warmup, DEFAULT_WARMUP);
+    assert_eq!(spec.warmup, 500);
+    assert_eq!(spec.load.concurrency, DEFAULT_CONCURRENCY);
+    assert_eq!(spec.load.concurrency, 8);
+    assert!(!spec.load.cookies);
+    assert_eq!(spec.load.request_timeout, Duration::from_secs(10));
+    assert_eq!(spec.checkpoints, [2000, 4000, 6000]);
+    assert_eq!(spec.assert, Thresholds::default());
+    assert_eq!(spec.assert.max_heap_bytes_per_request, 64.0);
+    assert_eq!(spec.assert.max_array_buffer_bytes_per_request, 64.0);
+    assert_eq!(spec.assert.max_survivors_per_1k_requests, 5.0);
+    assert_eq!(spec.expect, Expectation::Clean);
+    assert!(!spec.slow);
+    assert!(spec.report_snapshot);
+    assert_eq!(
+        spec.lines,
+        SpecLines {
+            expect: 1,
+            app: 1,
+            checkpoints: 1
+        }
+    );
+}
+
+#[test]
+fn ready_with_only_a_timeout_waits_for_the_port() {
+    let fx = Fixture::new();
+    let spec = fx
+        .parse("app:\n  script: ../app/server.js\n  ready: {timeout: 2m}\nload: {requests: [/]}\n")
+        .unwrap();
+    assert_eq!(spec.app.ready_path, None);
+    assert_eq!(spec.app.ready_timeout, Duration::from_secs(120));
+}
+
+#[test]
+fn string_form_requests() {
+    let fx = Fixture::new();
+    let source = "app: {script: ../app/server.js}\nload:\n  requests:\n    - GET /a\n    - /b?x={i}\n    - post /c\n    - \"  Delete   /d  \"\n";
+    let spec = fx.parse(source).unwrap();
+    let labels: Vec<String> = spec.load.requests.iter().map(|r| r.label()).collect();
+    assert_eq!(labels, ["GET /a", "GET /b?x={i}", "POST /c", "DELETE /d"]);
+    assert!(spec.load.requests.iter().all(|r| r.body.is_none()));
+}
+
+#[test]
+fn relative_paths_resolve_against_the_spec_folder() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    // `..` and `.` are folded away; cwd defaults to the script's folder.
+    let spec = fx
+        .parse("app:\n  script: ./../app/./server.js\nload: {requests: [/]}\n")
+        .unwrap();
+    assert_eq!(spec.app.script, root.join("app/server.js"));
+    assert_eq!(spec.app.cwd, root.join("app"));
+    assert!(spec.app.script.is_absolute() && spec.app.cwd.is_absolute());
+
+    // Absolute paths are kept.
+    let script = root.join("app/server.js");
+    let source = format!(
+        "app:\n  script: {}\n  cwd: {}\nload: {{requests: [/]}}\n",
+        script.display(),
+        root.display()
+    );
+    let spec = fx.parse(&source).unwrap();
+    assert_eq!(spec.app.script, script);
+    assert_eq!(spec.app.cwd, root);
+}
+
+#[test]
+fn load_spec_reads_the_file_and_checks_the_script() {
+    let fx = Fixture::new();
+    std::fs::write(fx.spec_file(), MINIMAL).unwrap();
+    let spec = load_spec(&fx.spec_file()).unwrap();
+    assert_eq!(spec.app.script, fx.root().join("app/server.js"));
+
+    std::fs::remove_file(fx.root().join("app/server.js")).unwrap();
+    let err = load_spec(&fx.spec_file()).unwrap_err().to_string();
+    assert!(
+        err.contains(":2:11: app.script `../app/server.js` does not exist (resolved to "),
+        "{err}"
+    );
+
+    let missing = fx.root().join("specs/missing.yaml");
+    let err = load_spec(&missing).unwrap_err();
+    assert!(matches!(err, SpecError::Io { .. }));
+    assert!(err
+        .to_string()
+        .starts_with(&format!("{}:1:1: cannot read: ", missing.display())));
+}
+
+/// Each rejected spec, with the exact `LINE:COLUMN: message` it must produce.
+#[test]
+fn errors_point_at_the_offending_key_or_value() {
+    let fx = Fixture::new();
+    let cases: Vec<(String, String)> = vec![
+        ("".into(), "1:1: the spec is empty; it needs at least `app.script` and `load.requests`".into()),
+        ("# nothing\n---\n".into(), "1:1: the spec is empty; it needs at least `app.script` and `load.requests`".into()),
+        (
+            "app:\n  script: ../app/server.js\n  scrpt: x\nload: {requests: [/]}\n".into(),
+            "3:3: unknown key `scrpt` in `app`; valid keys: script, cwd, env, node_args, ready, port".into(),
+        ),
+        (
+            minimal_with("chekpoints: [1, 2, 3]\n"),
+            "5:1: unknown key `chekpoints` at the top level; valid keys: name, app, load, checkpoints, assert, expect, slow, report_snapshot".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, jsn: 1}\n".into(),
+            "4:18: unknown key `jsn` in `load.requests[0]`; valid keys: method, path, headers, json, body".into(),
+        ),
+        (
+            minimal_with("assert: {max_heap: 1}\n"),
+            "5:10: unknown key `max_heap` in `assert`; valid keys: max_heap_bytes_per_request, max_array_buffer_bytes_per_request, max_survivors_per_1k_requests, ignore_classes".into(),
+        ),
+        ("app:\n  port: 3\nload: {requests: [/]}\n".into(), "1:1: missing required key `script` in `app`".into()),
+        ("app: {script: ../app/server.js}\n".into(), "1:1: missing required key `load`".into()),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - method: GET\n".into(),
+            "4:7: missing required key `path` in `load.requests[0]`".into(),
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  port: abc\nload: {requests: [/]}\n".into(),
+            "3:9: `app.port` must be an integer from 0 to 65535 (found `abc`)".into(),
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  port: 0\nload: {requests: [/]}\n".into(),
+            "3:9: `app.port` must be from 1 to 65535 (leave it out to get a free port in PORT)".into(),
+        ),
+        (minimal_with("slow: maybe\n"), "5:7: `slow` must be true or false (found `maybe`)".into()),
+        (minimal_with("checkpoints: 5\n"), "5:14: `checkpoints` must be a list (found `5`)".into()),
+        (
+            "app: {script: ../app/server.js}\nload:\n  warmup: -1\n  requests: [/]\n".into(),
+            "3:11: `load.warmup` must be a whole number, 0 or more (found `-1`)".into(),
+        ),
+        (
+            minimal_with("checkpoints: [1000, 2000]\n"),
+            "5:1: `checkpoints` needs at least 3 entries to measure growth (found 2)".into(),
+        ),
+        (
+            minimal_with("checkpoints: [2000, 4000, 4000]\n"),
+            "5:27: `checkpoints` must increase: 4000 comes after 4000".into(),
+        ),
+        (
+            minimal_with("checkpoints:\n  - 3000\n  - 2000\n  - 4000\n"),
+            "7:5: `checkpoints` must increase: 2000 comes after 3000".into(),
+        ),
+        (
+            minimal_with("checkpoints: [0, 1, 2]\n"),
+            "5:15: `checkpoints` entries must be at least 1 (they count measured requests after warm-up)".into(),
+        ),
+        (
+            minimal_with("checkpoints: [1, x, 2]\n"),
+            "5:18: `checkpoints[1]` must be a whole number, 0 or more (found `x`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  concurrency: 0\n  requests: [/]\n".into(),
+            "3:16: `load.concurrency` must be from 1 to 1024 (found 0)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  concurrency: 1025\n  requests: [/]\n".into(),
+            "3:16: `load.concurrency` must be from 1 to 1024 (found 1025)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests: []\n".into(),
+            "3:3: `load.requests` must list at least one request, e.g. \"GET /\"".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests: [GET items]\n".into(),
+            "3:14: `load.requests[0]` must start with `/` and contain no spaces (found `items`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: items}\n".into(),
+            "4:14: `load.requests[0].path` must start with `/` and contain no spaces (found `items`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests: [GET / extra]\n".into(),
+            "3:14: request `GET / extra` must be \"METHOD /path\" or \"/path\"".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, json: {a: 1}, body: x}\n".into(),
+            "4:32: `load.requests[0]` has both `json` and `body`; keep one".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests: [FETCH /a]\n".into(),
+            "3:14: unknown method `FETCH`; valid methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {method: fetch, path: /a}\n".into(),
+            "4:16: unknown method `fetch`; valid methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /a, headers: {bad name: x}}\n".into(),
+            "4:28: header `bad name` must be a valid HTTP header name with a one-line value".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - 5\n".into(),
+            "4:7: `load.requests[0]` must be a request: \"METHOD /path\" or a mapping with `path` (found integer `5`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  timeout: soon\n  requests: [/]\n".into(),
+            "3:12: `load.timeout` must be a positive duration like 15s, 500ms, 2m or a number of seconds (found `soon`)".into(),
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  ready: {path: health}\nload: {requests: [/]}\n".into(),
+            "3:17: `app.ready.path` must start with `/` and contain no spaces (found `health`)".into(),
+        ),
+        (
+            minimal_with("assert:\n  max_heap_bytes_per_request: -1\n"),
+            "6:31: `assert.max_heap_bytes_per_request` must be a finite number, 0 or more (found -1)".into(),
+        ),
+        (
+            minimal_with("assert:\n  max_survivors_per_1k_requests: .nan\n"),
+            "6:34: `assert.max_survivors_per_1k_requests` must be a finite number, 0 or more (found NaN)".into(),
+        ),
+        (
+            minimal_with("assert:\n  max_array_buffer_bytes_per_request: lots\n"),
+            "6:39: `assert.max_array_buffer_bytes_per_request` must be a number (found `lots`)".into(),
+        ),
+        (minimal_with("expect: leaky\n"), "5:9: `expect` must be one of: clean, leak (found `leaky`)".into()),
+        (
+            "app:\n  script: ../nope.js\nload: {requests: [/]}\n".into(),
+            format!(
+                "2:11: app.script `../nope.js` does not exist (resolved to {})",
+                fx.root().join("nope.js").display()
+            ),
+        ),
+        (
+            "app:\n  script: ../app\nload: {requests: [/]}\n".into(),
+            format!(
+                "2:11: app.script `../app` is not a file (resolved to {})",
+                fx.root().join("app").display()
+            ),
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  cwd: ../nowhere\nload: {requests: [/]}\n".into(),
+            format!(
+                "3:8: app.cwd `../nowhere` is not a folder (resolved to {})",
+                fx.root().join("nowhere").display()
+            ),
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  env: {A: ~}\nload: {requests: [/]}\n".into(),
+            "3:12: `app.env.A` must be a string (found null)".into(),
+        ),
+        (minimal_with("name: ''\n"), "5:7: `name` must be non-empty, on one line, without `/` or `\\`".into()),
+        (minimal_with("slow: true\nslow: false\n"), "6:1: duplicate key `slow`".into()),
+        ("- app\n".into(), "1:1: the spec must be a mapping".into()),
+    ];
+    let mut failures = Vec::new();
+    for (source, expected) in &cases {
+        let actual = fx.error(source);
+        if &actual != expected {
+            failures.push(format!(
+                "source:\n{source}\nexpected: {expected}\nactual:   {actual}\n"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn syntax_errors_are_one_line_with_a_position() {
+    let fx = Fixture::new();
+    let err = fx
+        .parse("app: {script: ../app/server.js}\nload:\n  requests: [\"GET /\"\n")
+        .unwrap_err();
+    assert!(matches!(err, SpecError::Syntax { .. }), "{err}");
+    let text = err.to_string();
+    assert!(!text.contains('\n'), "{text}");
+    assert_eq!(err.position().0, 3, "{text}");
+}
+
+#[test]
+fn hostile_input_is_an_error_not_a_panic() {
+    let fx = Fixture::new();
+    let sources = [
+        format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("app: {}1{}", "{a: ".repeat(100_000), "}".repeat(100_000)),
+        (0..1000)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect(),
+        format!(
+            "{MINIMAL}assert:\n  ignore_classes:\n{}",
+            (0..40)
+                .map(|i| format!("{}- \n", " ".repeat(4 + 2 * i)))
+                .collect::<String>()
+        ),
+        "a: &x [*x]\n".into(),
+        "a: *nope\n".into(),
+        "\u{feff}app: 1\n".into(),
+        "app: !!binary aGVsbG8=\n".into(),
+        "? [a]\n: 1\n".into(),
+        "app: {script: \"\\u0000\"}\nload: {requests: [/]}\n".into(),
+        "app:\n\tscript: x\n".into(),
+        "%YAML 9.9\n---\na: 1\n".into(),
+        "a: 1\n---\nb: 2\n".into(),
+        "\"\\xff\": [".into(),
+        minimal_with("checkpoints: [18446744073709551616, 1, 2]\n"),
+        minimal_with("assert: {max_heap_bytes_per_request: 1e999}\n"),
+        "app: {script: ../app/server.js}\nload: {requests: [/], timeout: 1e300s}\n".into(),
+    ];
+    for source in &sources {
+        let err = fx.parse(source).expect_err(source);
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("15s"), Some(Duration::from_secs(15)));
+    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+    assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+    assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+    assert_eq!(parse_duration("2 s"), Some(Duration::from_secs(2)));
+    for bad in [
+        "",
+        "0",
+        "0s",
+        "s",
+        "-1s",
+        "1x",
+        "1e3",
+        "nan",
+        "inf",
+        "1..2s",
+        "99999999999999999999999h",
+    ] {
+        assert_eq!(parse_duration(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn expectation_display_and_serialize() {
+    assert_eq!(Expectation::Clean.to_string(), "clean");
+    assert_eq!(Expectation::Leak.to_string(), "leak");
+    assert_eq!(
+        serde_json::to_string(&Expectation::Leak).unwrap(),
+        "\"leak\""
+    );
+    assert_eq!(
+        serde_json::to_string(&Expectation::Clean).unwrap(),
+        "\"clean\""
+    );
+}
+
+#[test]
+fn discover_expands_folders_recursively_and_sorted() {
+    let fx = Fixture::new();
+    let specs = fx.root().join("specs");
+    for name in [
+        "b.yaml",
+        "a.yml",
+        "nested/c.yaml",
+        ".hidden/d.yaml",
+        "notes.txt",
+        ".e.yaml",
+    ] {
+        let path = specs.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+    let single = fx.root().join("app/server.js");
+    let found = discover(&[single.clone(), specs.clone(), specs.join("b.yaml")]).unwrap();
+    assert_eq!(
+        found,
+        [
+            single,
+            specs.join("a.yml"),
+            specs.join("b.yaml"),
+            specs.join("nested/c.yaml")
+        ]
+    );
+
+    let missing = fx.root().join("nope");
+    let err = discover(std::slice::from_ref(&missing)).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with(&format!("{}:1:1: cannot read: ", missing.display())));
+
+    let empty = fx.root().join("app/data");
+    let err = discover(std::slice::from_ref(&empty)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:1:1: no *.yaml or *.yml spec files in this folder",
+            empty.display()
+        )
+    );
+}
