@@ -226,7 +226,10 @@ fn exit_text(code: Option<i32>, signal: Option<i32>) -> String {
     match (code, signal) {
         (Some(code), _) => format!("exited with code {code}"),
         (None, Some(signal)) => format!("was killed by signal {signal}"),
-        (None, None) => "ended for an unknown reason".to_string(),
+        // Only a process that has not really exited has neither.
+        (None, None) => "has ended (Node holds the process until the inspector disconnects, \
+                         so its exit code is not known yet)"
+            .to_string(),
     }
 }
 
@@ -274,9 +277,14 @@ fn prepare_blocking(cwd: &Path) -> Result<PrepareOutcome, AppError> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(AppError::io(format!("could not open {}", lock_path.display())))?;
-    flock_exclusive(&lock)
-        .map_err(AppError::io(format!("could not lock {}", lock_path.display())))?;
+        .map_err(AppError::io(format!(
+            "could not open {}",
+            lock_path.display()
+        )))?;
+    flock_exclusive(&lock).map_err(AppError::io(format!(
+        "could not lock {}",
+        lock_path.display()
+    )))?;
 
     // Another thread or process may have installed while this one waited for the lock.
     if node_modules_fresh(cwd)? {
@@ -323,11 +331,10 @@ fn prepare_blocking(cwd: &Path) -> Result<PrepareOutcome, AppError> {
 /// `true` when npm's hidden lock file or leakgate's stamp is at least as new as the lock file.
 fn node_modules_fresh(cwd: &Path) -> Result<bool, AppError> {
     let lockfile = cwd.join("package-lock.json");
-    let locked = modified(&lockfile)?
-        .ok_or_else(|| AppError::Io {
-            context: format!("could not read {}", lockfile.display()),
-            source: io::Error::from(io::ErrorKind::NotFound),
-        })?;
+    let locked = modified(&lockfile)?.ok_or_else(|| AppError::Io {
+        context: format!("could not read {}", lockfile.display()),
+        source: io::Error::from(io::ErrorKind::NotFound),
+    })?;
     for marker in [".package-lock.json", STAMP] {
         if let Some(installed) = modified(&cwd.join("node_modules").join(marker))? {
             if installed >= locked {
@@ -397,6 +404,9 @@ struct LineLog(Arc<Mutex<LogInner>>);
 struct LogInner {
     lines: VecDeque<String>,
     file: Option<File>,
+    /// Node printed "Waiting for the debugger to disconnect...": the script has ended, but an
+    /// inspector session keeps the process alive.
+    held_by_debugger: bool,
 }
 
 impl LineLog {
@@ -417,6 +427,7 @@ impl LineLog {
         Ok(LineLog(Arc::new(Mutex::new(LogInner {
             lines: VecDeque::with_capacity(LOG_LINES),
             file,
+            held_by_debugger: false,
         }))))
     }
 
@@ -438,6 +449,20 @@ impl LineLog {
         inner.lines.push_back(line[..end].to_string());
     }
 
+    fn mark_held_by_debugger(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .held_by_debugger = true;
+    }
+
+    fn held_by_debugger(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .held_by_debugger
+    }
+
     fn tail(&self, n: usize) -> String {
         let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let skip = inner.lines.len().saturating_sub(n);
@@ -446,14 +471,17 @@ impl LineLog {
     }
 }
 
-/// Copies one of the child's pipes into the log, line by line, until it closes. On stderr it
-/// also hands the inspector URL to `url_tx` once Node prints it.
+/// Copies one of the child's pipes into the log, line by line, until it closes. On stderr
+/// (`url_tx` given) it also hands over the inspector URL once Node prints it, and notes when
+/// Node waits for the debugger to disconnect.
 fn spawn_reader(
     name: &str,
     pipe: impl Read + Send + 'static,
     log: LineLog,
-    mut url_tx: Option<tokio::sync::oneshot::Sender<String>>,
+    url_tx: Option<tokio::sync::oneshot::Sender<String>>,
 ) -> Result<JoinHandle<()>, AppError> {
+    let is_stderr = url_tx.is_some();
+    let mut url_tx = url_tx;
     std::thread::Builder::new()
         .name(format!("leakgate-app-{name}"))
         .spawn(move || {
@@ -476,10 +504,15 @@ fn spawn_reader(
                         }
                     }
                 }
+                if is_stderr && line.starts_with("Waiting for the debugger to disconnect") {
+                    log.mark_held_by_debugger();
+                }
                 log.push(line);
             }
         })
-        .map_err(AppError::io("could not start a thread reading the app's output"))
+        .map_err(AppError::io(
+            "could not start a thread reading the app's output",
+        ))
 }
 
 /// A free TCP port on 127.0.0.1, found by binding port 0 and letting it go.
@@ -744,8 +777,16 @@ impl AppProcess {
     }
 
     /// `Err(AppError::Exited)` when the app has exited, with the end of its output.
+    ///
+    /// A Node script that ends (or calls `process.exit`) while an inspector session is attached
+    /// does not exit: Node prints "Waiting for the debugger to disconnect..." and holds the
+    /// process until the session closes. That also counts as exited here, with neither code nor
+    /// signal; once the inspector disconnects, the real exit code follows.
     pub fn check_alive(&mut self) -> Result<(), AppError> {
         if self.poll_exit()?.is_none() {
+            if self.log.held_by_debugger() {
+                return Err(self.exited_error(false));
+            }
             return Ok(());
         }
         let began = Instant::now();
