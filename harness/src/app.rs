@@ -137,7 +137,7 @@ pub enum AppError {
     #[error(
         "`npm ci` failed in {} ({}); last lines of its output:\n{log_tail}",
         cwd.display(),
-        exit_text(*code, None)
+        code.map_or("killed by a signal".to_string(), |c| format!("exit code {c}"))
     )]
     NpmFailed {
         /// The folder it ran in.
@@ -219,6 +219,11 @@ impl AppError {
         let context = context.into();
         move |source| AppError::Io { context, source }
     }
+
+    /// `Io` with the context "could not {action} {path}".
+    fn io_at(action: &str, path: &Path) -> impl FnOnce(io::Error) -> AppError {
+        AppError::io(format!("could not {action} {}", path.display()))
+    }
 }
 
 /// `with code 3`, `killed by signal 9`, … for messages.
@@ -267,7 +272,7 @@ fn prepare_blocking(cwd: &Path) -> Result<PrepareOutcome, AppError> {
 
     let canonical = cwd
         .canonicalize()
-        .map_err(AppError::io(format!("could not resolve {}", cwd.display())))?;
+        .map_err(AppError::io_at("resolve", cwd))?;
     let lock_path = std::env::temp_dir().join(format!(
         "leakgate-npm-{:016x}.lock",
         fnv1a(canonical.as_os_str().as_bytes())
@@ -277,14 +282,8 @@ fn prepare_blocking(cwd: &Path) -> Result<PrepareOutcome, AppError> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(AppError::io(format!(
-            "could not open {}",
-            lock_path.display()
-        )))?;
-    flock_exclusive(&lock).map_err(AppError::io(format!(
-        "could not lock {}",
-        lock_path.display()
-    )))?;
+        .map_err(AppError::io_at("open", &lock_path))?;
+    flock_exclusive(&lock).map_err(AppError::io_at("lock", &lock_path))?;
 
     // Another thread or process may have installed while this one waited for the lock.
     if node_modules_fresh(cwd)? {
@@ -312,18 +311,10 @@ fn prepare_blocking(cwd: &Path) -> Result<PrepareOutcome, AppError> {
             log_tail: last_lines(&text, ERROR_TAIL_LINES),
         });
     }
-    let node_modules = cwd.join("node_modules");
-    std::fs::create_dir_all(&node_modules)
-        .and_then(|()| {
-            std::fs::write(
-                node_modules.join(STAMP),
-                "node_modules installed by leakgate with `npm ci`\n",
-            )
-        })
-        .map_err(AppError::io(format!(
-            "could not write {}",
-            node_modules.join(STAMP).display()
-        )))?;
+    let stamp = cwd.join("node_modules").join(STAMP);
+    std::fs::create_dir_all(cwd.join("node_modules"))
+        .and_then(|()| std::fs::write(&stamp, "installed by leakgate with `npm ci`\n"))
+        .map_err(AppError::io_at("write", &stamp))?;
     drop(lock);
     Ok(PrepareOutcome::Installed)
 }
@@ -331,10 +322,8 @@ fn prepare_blocking(cwd: &Path) -> Result<PrepareOutcome, AppError> {
 /// `true` when npm's hidden lock file or leakgate's stamp is at least as new as the lock file.
 fn node_modules_fresh(cwd: &Path) -> Result<bool, AppError> {
     let lockfile = cwd.join("package-lock.json");
-    let locked = modified(&lockfile)?.ok_or_else(|| AppError::Io {
-        context: format!("could not read {}", lockfile.display()),
-        source: io::Error::from(io::ErrorKind::NotFound),
-    })?;
+    let locked = modified(&lockfile)?
+        .ok_or_else(|| AppError::io_at("read", &lockfile)(io::ErrorKind::NotFound.into()))?;
     for marker in [".package-lock.json", STAMP] {
         if let Some(installed) = modified(&cwd.join("node_modules").join(marker))? {
             if installed >= locked {
@@ -350,10 +339,7 @@ fn modified(path: &Path) -> Result<Option<SystemTime>, AppError> {
     match std::fs::metadata(path).and_then(|m| m.modified()) {
         Ok(time) => Ok(Some(time)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(AppError::Io {
-            context: format!("could not read {}", path.display()),
-            source: e,
-        }),
+        Err(e) => Err(AppError::io_at("read", path)(e)),
     }
 }
 
@@ -417,10 +403,7 @@ impl LineLog {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(AppError::io(format!(
-                        "could not open the app log {}",
-                        path.display()
-                    )))?,
+                    .map_err(AppError::io_at("open the app log", path))?,
             ),
             None => None,
         };
@@ -431,8 +414,13 @@ impl LineLog {
         }))))
     }
 
+    /// The state; a panic elsewhere while it was held leaves it usable.
+    fn inner(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn push(&self, line: &str) {
-        let mut inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner();
         if let Some(file) = inner.file.as_mut() {
             // A full disk must not stop the test; the lines stay in memory.
             if writeln!(file, "{line}").is_err() {
@@ -449,22 +437,8 @@ impl LineLog {
         inner.lines.push_back(line[..end].to_string());
     }
 
-    fn mark_held_by_debugger(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .held_by_debugger = true;
-    }
-
-    fn held_by_debugger(&self) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .held_by_debugger
-    }
-
     fn tail(&self, n: usize) -> String {
-        let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner();
         let skip = inner.lines.len().saturating_sub(n);
         let tail: Vec<&str> = inner.lines.iter().skip(skip).map(String::as_str).collect();
         tail.join("\n")
@@ -505,7 +479,7 @@ fn spawn_reader(
                     }
                 }
                 if is_stderr && line.starts_with("Waiting for the debugger to disconnect") {
-                    log.mark_held_by_debugger();
+                    log.inner().held_by_debugger = true;
                 }
                 log.push(line);
             }
@@ -686,31 +660,40 @@ impl AppProcess {
             let reader = spawn_reader("stderr", stderr, app.log.clone(), Some(url_tx))?;
             app.readers.push(reader);
         }
+        app.inspector_url = app.wait_for_inspector_url(url_rx).await?;
+        app.wait_until_ready(cfg).await?;
+        Ok(app)
+    }
 
+    /// Waits for the URL the stderr reader finds in "Debugger listening on ws://…".
+    async fn wait_for_inspector_url(
+        &mut self,
+        url_rx: tokio::sync::oneshot::Receiver<String>,
+    ) -> Result<String, AppError> {
         let began = Instant::now();
         let mut url_rx = Some(url_rx);
-        app.inspector_url = loop {
+        loop {
             match url_rx.as_mut() {
                 Some(rx) => match tokio::time::timeout(POLL, rx).await {
-                    Ok(Ok(url)) => break url,
+                    Ok(Ok(url)) => return Ok(url),
                     // stderr closed without the URL; keep watching for the exit.
                     Ok(Err(_)) => url_rx = None,
                     Err(_) => {}
                 },
                 None => tokio::time::sleep(POLL).await,
             }
-            if app.poll_exit()?.is_some() {
-                app.drain_readers().await;
+            if self.poll_exit()?.is_some() {
+                self.drain_readers().await;
                 // Node prints the URL before running the script, so a script that fails
                 // at once still gets here with the URL on its way.
                 let got_url = url_rx.as_mut().is_some_and(|rx| rx.try_recv().is_ok());
                 return Err(if got_url {
-                    app.exited_error(true)
+                    self.exited_error(true)
                 } else {
                     AppError::NoInspectorUrl {
                         waited: began.elapsed(),
                         exited: true,
-                        log_tail: app.log_tail(ERROR_TAIL_LINES),
+                        log_tail: self.log_tail(ERROR_TAIL_LINES),
                     }
                 });
             }
@@ -718,11 +701,15 @@ impl AppProcess {
                 return Err(AppError::NoInspectorUrl {
                     waited: began.elapsed(),
                     exited: false,
-                    log_tail: app.log_tail(ERROR_TAIL_LINES),
+                    log_tail: self.log_tail(ERROR_TAIL_LINES),
                 });
             }
-        };
+        }
+    }
 
+    /// Probes the app every [`POLL`] until it is ready, has exited, or `cfg.ready_timeout` passed.
+    async fn wait_until_ready(&mut self, cfg: &AppConfig) -> Result<(), AppError> {
+        let port = self.port;
         let ready_path = cfg.ready_path.as_deref().map(|p| {
             if p.starts_with('/') {
                 p.to_string()
@@ -736,12 +723,12 @@ impl AppProcess {
         };
         let began = Instant::now();
         loop {
-            if app.poll_exit()?.is_some() {
-                app.drain_readers().await;
-                return Err(app.exited_error(true));
+            if self.poll_exit()?.is_some() {
+                self.drain_readers().await;
+                return Err(self.exited_error(true));
             }
             let last_attempt = match probe(port, ready_path.as_deref()).await {
-                Ok(()) => return Ok(app),
+                Ok(()) => return Ok(()),
                 Err(why) => why,
             };
             if began.elapsed() >= cfg.ready_timeout {
@@ -749,7 +736,7 @@ impl AppProcess {
                     timeout: cfg.ready_timeout,
                     waiting_for,
                     last_attempt,
-                    log_tail: app.log_tail(ERROR_TAIL_LINES),
+                    log_tail: self.log_tail(ERROR_TAIL_LINES),
                 });
             }
             tokio::time::sleep(POLL).await;
@@ -784,7 +771,7 @@ impl AppProcess {
     /// signal; once the inspector disconnects, the real exit code follows.
     pub fn check_alive(&mut self) -> Result<(), AppError> {
         if self.poll_exit()?.is_none() {
-            if self.log.held_by_debugger() {
+            if self.log.inner().held_by_debugger {
                 return Err(self.exited_error(false));
             }
             return Ok(());
