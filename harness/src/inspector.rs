@@ -23,6 +23,13 @@
 //! [`Inspector::connect`] sends it anyway, as Chrome DevTools does, since it is harmless and
 //! other V8 embedders expect it. `Runtime.enable` is deliberately not sent: it would stream
 //! every console message and execution context to this client for nothing.
+//!
+//! # An app that ends while attached
+//! When a Node script ends or calls `process.exit` while an inspector session is attached, Node
+//! does not exit: it prints "Waiting for the debugger to disconnect..." and waits. The client
+//! asks to be told (`NodeRuntime.notifyWhenWaitingForDisconnect`); when the event arrives during
+//! a call, it closes the connection so that the app can exit with its real code, and the call
+//! fails with [`InspectorError::AppEnded`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
