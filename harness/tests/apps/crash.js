@@ -1,0 +1,3 @@
+// Fails at boot, the way a misconfigured service does.
+console.error("crash.js: missing DATABASE_URL, giving up");
+process.exit(3);
