@@ -47,6 +47,8 @@ pub fn summarize(graph: &HeapGraph) -> Summary {
         stat.count += 1;
         stat.self_size += u64::from(graph.self_size(n as u32));
     }
+    // Types the snapshot declares but does not use (e.g. `wasm object`) are no class.
+    stats.retain(|c| c.count > 0);
     sort_largest_first(&mut stats);
     Summary {
         node_count: graph.node_count() as u64,
