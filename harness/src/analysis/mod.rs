@@ -9,3 +9,6 @@ pub mod summary;
 
 pub use diff::{ClassSeries, Diff, DiffBuilder, SnapshotFacts};
 pub use summary::{summarize, ClassStat, Summary};
+pub mod verdict;
+
+pub use verdict::{judge, Analysis, CheckpointMemory, Suspect, Verdict};
