@@ -1,1 +1,64 @@
-//! TODO: env
+//! The environment variables leakgate reads, parsed in one place so that a typo is an error
+//! rather than a silently ignored setting.
+//!
+//! | variable | values | effect |
+//! |---|---|---|
+//! | `LEAKGATE_KEEP_SNAPSHOTS` | `never` (default), `on-failure`, `always` | keep the heap snapshots of a run (under `LEAKGATE_ARTIFACTS`) |
+//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go (default `target/leakgate` under `cargo test`, none for the CLI) |
+//! | `LEAKGATE_SPECS` | a folder or file | the specs `cargo test` runs (default: the workspace's `specs/`) |
+//! | `CI` | `true` | set by CI services; reports are snapshot-tested strictly |
+
+use std::path::PathBuf;
+
+use crate::runner::KeepSnapshots;
+
+/// A variable with a value leakgate does not understand.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}={value:?} is not valid; valid values: {choices}")]
+pub struct EnvError {
+    /// The variable.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What it may be.
+    pub choices: &'static str,
+}
+
+/// Settings read from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSettings {
+    /// `LEAKGATE_KEEP_SNAPSHOTS`.
+    pub keep_snapshots: Option<KeepSnapshots>,
+    /// `LEAKGATE_ARTIFACTS`.
+    pub artifacts: Option<PathBuf>,
+    /// `LEAKGATE_SPECS`.
+    pub specs: Option<PathBuf>,
+}
+
+/// Reads the settings; unknown values are errors.
+pub fn settings() -> Result<EnvSettings, EnvError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let keep_snapshots = match var("LEAKGATE_KEEP_SNAPSHOTS") {
+        None => None,
+        Some(v) => Some(parse_keep(&v).ok_or(EnvError {
+            name: "LEAKGATE_KEEP_SNAPSHOTS",
+            value: v,
+            choices: "never, on-failure, always",
+        })?),
+    };
+    Ok(EnvSettings {
+        keep_snapshots,
+        artifacts: var("LEAKGATE_ARTIFACTS").map(PathBuf::from),
+        specs: var("LEAKGATE_SPECS").map(PathBuf::from),
+    })
+}
+
+/// Parses a [`KeepSnapshots`] value as written on the command line or in the environment.
+pub fn parse_keep(value: &str) -> Option<KeepSnapshots> {
+    match value {
+        "never" => Some(KeepSnapshots::Never),
+        "on-failure" => Some(KeepSnapshots::OnFailure),
+        "always" => Some(KeepSnapshots::Always),
+        _ => None,
+    }
+}

@@ -19,10 +19,11 @@
 //! | [`analysis`] | class tables, survivors by id, growth per request, suspects, verdicts |
 //! | [`report`] | text and JSON reports |
 //! | [`runner`] | one live run of a spec: boot, load, checkpoints, analysis |
+//! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
 //! | [`env`] | the environment variables leakgate reads, parsed in one place |
 //!
 //! # Environment variables
-//! See [`env`] for the table.
+//! See [`mod@env`] for the table.
 
 pub mod analysis;
 pub mod app;
@@ -33,3 +34,4 @@ pub mod report;
 pub mod runner;
 pub mod snapshot;
 pub mod spec;
+pub mod testing;

@@ -9,8 +9,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use leakgate::analysis::{summarize, DiffBuilder};
-use leakgate::report::{render_diff, render_summary, DiffJson};
+use leakgate::report::{render_diff, render_run, render_summary, DiffJson, RunJson, SpecJson};
+use leakgate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
 use leakgate::snapshot;
+use leakgate::spec::{discover, load_spec, Spec, SpecError};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +27,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run specs (files or folders of `*.yaml`) against their apps and judge each.
+    Run {
+        /// Spec files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also write the results as JSON to this file (`-` for stdout).
+        #[arg(long, value_name = "OUT")]
+        json: Option<PathBuf>,
+        /// Keep heap snapshots: never, on-failure or always (they go under --artifacts).
+        #[arg(long, value_name = "WHEN", value_parser = parse_keep)]
+        keep_snapshots: Option<KeepSnapshots>,
+        /// Folder for kept snapshots and app logs (default: ./leakgate-artifacts when kept).
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
+        /// Specs run at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
     /// Node and edge counts and the per-class table of one heap snapshot.
     Summary {
         /// A `.heapsnapshot` file (gzipped is fine).
@@ -68,11 +88,29 @@ enum CliError {
     },
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Spec(#[from] SpecError),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Specs(Vec<SpecError>),
+    #[error("{0}")]
+    Env(#[from] leakgate::env::EnvError),
+}
+
+fn parse_keep(value: &str) -> Result<KeepSnapshots, String> {
+    leakgate::env::parse_keep(value)
+        .ok_or_else(|| format!("`{value}` is not one of: never, on-failure, always"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run {
+            paths,
+            json,
+            keep_snapshots,
+            artifacts,
+            jobs,
+        } => run(&paths, json.as_deref(), keep_snapshots, artifacts, jobs),
         Command::Summary { file, json, top } => summary(&file, json.as_deref(), top),
         Command::Diff {
             files,
@@ -161,4 +199,88 @@ fn diff(
         print!("{}", render_diff(&names, &diff, &growing, top));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run(
+    paths: &[PathBuf],
+    json: Option<&Path>,
+    keep: Option<KeepSnapshots>,
+    artifacts: Option<PathBuf>,
+    jobs: usize,
+) -> Result<ExitCode, CliError> {
+    let settings = leakgate::env::settings()?;
+    // Every spec is checked before anything runs.
+    let files = discover(paths)?;
+    let mut specs: Vec<Spec> = Vec::new();
+    let mut errors = Vec::new();
+    for file in &files {
+        match load_spec(file) {
+            Ok(spec) => specs.push(spec),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Specs(errors));
+    }
+    let keep = keep.or(settings.keep_snapshots).unwrap_or_default();
+    let artifacts = artifacts
+        .or(settings.artifacts)
+        .or_else(|| (keep != KeepSnapshots::Never).then(|| PathBuf::from("leakgate-artifacts")));
+    let options = RunOptions {
+        keep_snapshots: keep,
+        artifacts_dir: artifacts,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let runs = run_all(&specs, &options, jobs.max(1));
+    let report = RunJson {
+        specs: runs.iter().map(SpecJson::from_run).collect(),
+    };
+    if let Some(out) = json {
+        write_json(out, &report)?;
+    }
+    let errors = runs.iter().filter(|r| r.outcome.is_err()).count();
+    let failed = runs.iter().filter(|r| !r.passed()).count();
+    if json != Some(Path::new("-")) {
+        println!(
+            "{} specs: {} passed, {} failed ({} errors)",
+            runs.len(),
+            runs.len() - failed,
+            failed,
+            errors
+        );
+    }
+    Ok(if errors > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs the specs on `jobs` threads, printing each report as it finishes; results in spec
+/// order.
+fn run_all(specs: &[Spec], options: &RunOptions, jobs: usize) -> Vec<SpecRun> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<SpecRun>>> =
+        std::sync::Mutex::new(specs.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(specs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(spec) = specs.get(i) else { return };
+                let run = run_spec(spec, options);
+                eprint!("{}", render_run(&run));
+                if let Ok(mut slots) = results.lock() {
+                    slots[i] = Some(run);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
 }

@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::analysis::diff::GrowingClass;
-use crate::analysis::{Diff, Summary};
+use crate::analysis::{CheckpointMemory, Diff, Summary, Suspect};
+use crate::runner::{SpecRun, Timings};
 
 /// Formats a byte count for people: `512 B`, `1.5 KiB`, `12.0 MiB`.
 pub fn human_bytes(bytes: f64) -> String {
@@ -142,6 +143,198 @@ pub fn render_diff(files: &[String], diff: &Diff, growing: &[GrowingClass], top:
             ),
             c.class
         );
+    }
+    out
+}
+
+/// One suspect in the JSON report.
+#[derive(Debug, Serialize)]
+pub struct SuspectJson {
+    /// DevTools class name.
+    pub class: String,
+    /// Surviving new objects per 1000 requests.
+    pub per_1k_requests: f64,
+    /// Their self size per request, bytes.
+    pub bytes_per_request: f64,
+    /// Survivors first seen in each interval (the last unverified).
+    pub survivors_by_interval: Vec<u64>,
+    /// Live count change in each interval.
+    pub count_growth_by_interval: Vec<i64>,
+}
+
+/// One spec in the JSON report of `leakgate run`.
+#[derive(Debug, Serialize)]
+pub struct SpecJson {
+    /// The spec's name.
+    pub name: String,
+    /// The spec file.
+    pub file: String,
+    /// `leak`, `clean` or `error`.
+    pub verdict: &'static str,
+    /// `leak` or `clean`.
+    pub expect: &'static str,
+    /// Whether the verdict met `expect`.
+    pub passed: bool,
+    /// JS heap growth per request (slope over the checkpoints), bytes.
+    pub heap_bytes_per_request: Option<f64>,
+    /// Array-buffer growth per request, bytes.
+    pub array_buffer_bytes_per_request: Option<f64>,
+    /// Why there is no verdict, when there is none.
+    pub error: Option<String>,
+    /// Suspect classes, worst first.
+    pub suspects: Vec<SuspectJson>,
+    /// Why the verdict is what it is.
+    pub reasons: Vec<String>,
+    /// Measured requests (warm-up excluded).
+    pub requests: u64,
+    /// Failed measured requests.
+    pub failed_requests: u64,
+    /// Memory at each snapshot.
+    pub checkpoints: Vec<CheckpointMemory>,
+    /// Where the time went.
+    pub timings: Option<Timings>,
+    /// Heap snapshots kept for inspection in Chrome DevTools.
+    pub snapshots: Vec<String>,
+}
+
+/// The JSON report of `leakgate run`.
+#[derive(Debug, Serialize)]
+pub struct RunJson {
+    /// One entry per spec, in run order.
+    pub specs: Vec<SpecJson>,
+}
+
+impl SpecJson {
+    /// The JSON form of one run.
+    pub fn from_run(run: &SpecRun) -> SpecJson {
+        let mut out = SpecJson {
+            name: run.name.clone(),
+            file: run.file.display().to_string(),
+            verdict: "error",
+            expect: run.expect.as_str(),
+            passed: run.passed(),
+            heap_bytes_per_request: None,
+            array_buffer_bytes_per_request: None,
+            error: None,
+            suspects: Vec::new(),
+            reasons: Vec::new(),
+            requests: 0,
+            failed_requests: 0,
+            checkpoints: Vec::new(),
+            timings: None,
+            snapshots: Vec::new(),
+        };
+        match &run.outcome {
+            Err(e) => out.error = Some(e.to_string()),
+            Ok(m) => {
+                out.verdict = m.analysis.verdict.as_str();
+                out.heap_bytes_per_request = Some(round2(m.analysis.heap.per_request));
+                out.array_buffer_bytes_per_request =
+                    Some(round2(m.analysis.array_buffers.per_request));
+                out.suspects = m.analysis.suspects.iter().map(suspect_json).collect();
+                out.reasons = m.analysis.reasons.clone();
+                out.requests = m.load.requests;
+                out.failed_requests = m.load.failures();
+                out.checkpoints = m.memory.clone();
+                out.timings = Some(m.timings);
+                out.snapshots = m
+                    .kept_snapshots
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+            }
+        }
+        out
+    }
+}
+
+fn suspect_json(s: &Suspect) -> SuspectJson {
+    SuspectJson {
+        class: s.class.clone(),
+        per_1k_requests: round2(s.per_1k_requests),
+        bytes_per_request: round2(s.bytes_per_request),
+        survivors_by_interval: s.survivors_by_interval.clone(),
+        count_growth_by_interval: s.count_growth_by_interval.clone(),
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// How many suspects the text report lists.
+pub const TEXT_SUSPECTS: usize = 8;
+
+/// The text report of one run.
+pub fn render_run(run: &SpecRun) -> String {
+    let mut out = String::new();
+    let status = if run.passed() { "PASS" } else { "FAIL" };
+    let found = match &run.outcome {
+        Ok(m) => m.analysis.verdict.as_str(),
+        Err(_) => "error",
+    };
+    let _ = writeln!(
+        out,
+        "{status} {} ({}): expected {}, found {found}",
+        run.name,
+        run.file.display(),
+        run.expect.as_str()
+    );
+    let m = match &run.outcome {
+        Err(e) => {
+            for line in e.to_string().lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+            return out;
+        }
+        Ok(m) => m,
+    };
+    let a = &m.analysis;
+    let _ = writeln!(
+        out,
+        "  {} measured requests, {} failed, {:.0} requests/s",
+        m.load.requests,
+        m.load.failures(),
+        m.load.requests_per_second()
+    );
+    let _ = writeln!(
+        out,
+        "  heap {:+.1} B/request, array buffers {:+.1} B/request",
+        a.heap.per_request, a.array_buffers.per_request
+    );
+    for reason in &a.reasons {
+        let _ = writeln!(out, "  - {reason}");
+    }
+    if !a.suspects.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:>10}  {:>10}  {:<22}  class",
+            "per 1k req", "B/request", "survivors by interval"
+        );
+        for s in a.suspects.iter().take(TEXT_SUSPECTS) {
+            let intervals: Vec<String> =
+                s.survivors_by_interval.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  {:>10.1}  {:>10.1}  {:<22}  {}",
+                s.per_1k_requests,
+                s.bytes_per_request,
+                intervals.join(" "),
+                s.class
+            );
+        }
+        if a.suspects.len() > TEXT_SUSPECTS {
+            let _ = writeln!(out, "  ... and {} more", a.suspects.len() - TEXT_SUSPECTS);
+        }
+    }
+    let t = &m.timings;
+    let _ = writeln!(
+        out,
+        "  time {:.1} s: boot {:.1}, warm-up {:.1}, load {:.1}, snapshots {:.1}, analysis {:.1}",
+        t.total, t.boot, t.warmup, t.load, t.snapshots, t.analysis
+    );
+    for path in &m.kept_snapshots {
+        let _ = writeln!(out, "  snapshot kept: {}", path.display());
     }
     out
 }

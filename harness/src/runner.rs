@@ -1,1 +1,495 @@
-//! TODO: runner
+//! One live run of a spec: prepare and boot the app, warm it up, drive the load checkpoint by
+//! checkpoint, snapshot at each, and judge the series.
+//!
+//! Each run owns a current-thread tokio runtime on the caller's thread. That keeps parallel
+//! runs (one per test thread) apart, and it matters for cleanup: the app is spawned from this
+//! thread, and the kernel kills it if this thread dies (see [`crate::app`]). Every exit path —
+//! success, error, panic in the caller — drops the [`AppProcess`], which kills the app's whole
+//! process group. Heap snapshots are streamed to a temporary folder, read one at a time and
+//! reduced to their facts; only the last graph stays in memory.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::analysis::{judge, Analysis, CheckpointMemory, Diff, DiffBuilder};
+use crate::app::{self, AppConfig, AppError, AppProcess};
+use crate::inspector::{Inspector, InspectorError};
+use crate::load::{LoadError, LoadGenerator, LoadStats};
+use crate::snapshot::{self, HeapGraph, SnapshotError};
+use crate::spec::{Expectation, Spec};
+
+/// Largest share of failed requests (non-2xx or errors) a run accepts before it is an error
+/// rather than a verdict: an app that fails requests is not doing the work being measured.
+pub const MAX_FAILURE_RATE: f64 = 0.01;
+
+/// Lines of the app's output quoted in a failure.
+pub const LOG_TAIL_LINES: usize = 30;
+
+/// When to keep the heap snapshots of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeepSnapshots {
+    /// Delete them once read.
+    #[default]
+    Never,
+    /// Keep them when the spec did not meet its `expect` or the run failed.
+    OnFailure,
+    /// Always keep them.
+    Always,
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// When to keep snapshots.
+    pub keep_snapshots: KeepSnapshots,
+    /// Where kept snapshots and the app's log go (a folder per spec is made inside).
+    pub artifacts_dir: Option<PathBuf>,
+    /// Print progress lines to stderr.
+    pub progress: bool,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// `npm ci` (when needed), boot, readiness and inspector connection, seconds.
+    pub boot: f64,
+    /// Warm-up requests, seconds.
+    pub warmup: f64,
+    /// Measured requests, seconds.
+    pub load: f64,
+    /// GC, snapshot streaming and `memoryUsage`, seconds.
+    pub snapshots: f64,
+    /// Reading snapshots, diffing and judging, seconds.
+    pub analysis: f64,
+    /// The whole run, seconds.
+    pub total: f64,
+}
+
+/// What a successful run measured.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The analysis and verdict.
+    pub analysis: Analysis,
+    /// Memory at each snapshot.
+    pub memory: Vec<CheckpointMemory>,
+    /// The comparison of the series.
+    pub diff: Diff,
+    /// The last snapshot's graph, for retainer paths.
+    pub last_graph: HeapGraph,
+    /// Load counters of the measured phase.
+    pub load: LoadStats,
+    /// Requests per request kind (label) over the measured phase.
+    pub measured_requests: u64,
+    /// Where the time went.
+    pub timings: Timings,
+    /// Snapshot files kept (see [`KeepSnapshots`]).
+    pub kept_snapshots: Vec<PathBuf>,
+}
+
+/// The result of running one spec.
+#[derive(Debug)]
+pub struct SpecRun {
+    /// The spec's name.
+    pub name: String,
+    /// The spec file.
+    pub file: PathBuf,
+    /// What the spec expects.
+    pub expect: Expectation,
+    /// The measurement, or why there is none.
+    pub outcome: Result<Box<Measured>, RunError>,
+}
+
+impl SpecRun {
+    /// Whether the verdict matches the spec's `expect` (an error never passes).
+    pub fn passed(&self) -> bool {
+        match &self.outcome {
+            Ok(m) => matches!(
+                (self.expect, m.analysis.verdict),
+                (Expectation::Leak, crate::analysis::Verdict::Leak)
+                    | (Expectation::Clean, crate::analysis::Verdict::Clean)
+            ),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Why a run produced no verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The async runtime could not be built.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A temporary or artifact folder could not be made.
+    #[error("cannot create {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `npm ci`, boot or readiness failed, or the app died.
+    #[error("{0}")]
+    App(#[from] AppError),
+    /// The inspector failed.
+    #[error("inspector: {error}\nlast lines of the app's output:\n{log_tail}")]
+    Inspector {
+        /// The cause.
+        error: InspectorError,
+        /// The app's last lines.
+        log_tail: String,
+    },
+    /// The load could not be driven at all.
+    #[error("load: {error}\nlast lines of the app's output:\n{log_tail}")]
+    Load {
+        /// The cause.
+        error: LoadError,
+        /// The app's last lines.
+        log_tail: String,
+    },
+    /// Too many requests failed for the run to mean anything.
+    #[error(
+        "{failed} of {requests} requests failed during {phase} (more than {limit}%): {detail}\n\
+         last lines of the app's output:\n{log_tail}"
+    )]
+    TooManyFailures {
+        /// `warm-up` or `checkpoint k`.
+        phase: String,
+        /// Failed requests.
+        failed: u64,
+        /// All requests.
+        requests: u64,
+        /// The accepted percentage.
+        limit: f64,
+        /// Statuses and error samples.
+        detail: String,
+        /// The app's last lines.
+        log_tail: String,
+    },
+    /// A snapshot the inspector wrote could not be read.
+    #[error("snapshot {path}: {error}")]
+    Snapshot {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        error: SnapshotError,
+    },
+}
+
+/// Runs `spec` to a verdict. Never panics on app or spec behaviour; every error is in the
+/// outcome.
+pub fn run_spec(spec: &Spec, options: &RunOptions) -> SpecRun {
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)
+        .and_then(|rt| rt.block_on(run_async(spec, options)));
+    SpecRun {
+        name: spec.name.clone(),
+        file: spec.file.clone(),
+        expect: spec.expect,
+        outcome,
+    }
+}
+
+/// The run's working folder: a temporary one, or a kept one under the artifacts folder.
+struct WorkDir {
+    path: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+fn work_dir(spec: &Spec, options: &RunOptions) -> Result<WorkDir, RunError> {
+    match &options.artifacts_dir {
+        Some(root) => {
+            let path = root.join(safe_name(&spec.name));
+            std::fs::create_dir_all(&path).map_err(|source| RunError::Folder {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(WorkDir { path, _temp: None })
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("leakgate-")
+                .tempdir()
+                .map_err(|source| RunError::Folder {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            Ok(WorkDir {
+                path: temp.path().to_path_buf(),
+                _temp: Some(temp),
+            })
+        }
+    }
+}
+
+/// A file-name-safe form of a spec name.
+pub fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+async fn run_async(spec: &Spec, options: &RunOptions) -> Result<Box<Measured>, RunError> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    let dir = work_dir(spec, options)?;
+    let progress = |text: String| {
+        if options.progress {
+            eprintln!("leakgate: {}: {text}", spec.name);
+        }
+    };
+
+    progress("preparing and booting the app".to_string());
+    app::prepare(&spec.app.cwd).await?;
+    let config = AppConfig {
+        script: spec.app.script.clone(),
+        cwd: spec.app.cwd.clone(),
+        env: spec.app.env.clone(),
+        node_args: spec.app.node_args.clone(),
+        port: spec.app.port,
+        ready_path: spec.app.ready_path.clone(),
+        ready_timeout: spec.app.ready_timeout,
+        log_path: Some(dir.path.join("app.log")),
+    };
+    let mut app = AppProcess::start(&config).await?;
+    let mut inspector = Some(
+        Inspector::connect(app.inspector_url())
+            .await
+            .map_err(|error| inspector_error(&mut app, error))?,
+    );
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, app.port()));
+    let mut load = LoadGenerator::new(addr, spec.load.clone()).map_err(|error| RunError::Load {
+        error,
+        log_tail: app.log_tail(LOG_TAIL_LINES),
+    })?;
+    timings.boot = started.elapsed().as_secs_f64();
+
+    progress(format!("warm-up: {} requests", spec.warmup));
+    let t = Instant::now();
+    if spec.warmup > 0 {
+        drive(&mut load, &mut app, &mut inspector, spec.warmup, "warm-up").await?;
+    }
+    timings.warmup = t.elapsed().as_secs_f64();
+
+    let mut builder = DiffBuilder::new();
+    let mut memory = Vec::new();
+    let mut measured = LoadStats::default();
+    let mut kept = Vec::new();
+    let mut done: u64 = 0;
+    let points: Vec<u64> = std::iter::once(0)
+        .chain(spec.checkpoints.iter().copied())
+        .collect();
+    let mut last_graph = None;
+    for (k, &at) in points.iter().enumerate() {
+        if at > done {
+            progress(format!(
+                "checkpoint {k} of {}: {} requests",
+                points.len() - 1,
+                at - done
+            ));
+            let t = Instant::now();
+            let stats = drive(
+                &mut load,
+                &mut app,
+                &mut inspector,
+                at - done,
+                &format!("checkpoint {k}"),
+            )
+            .await?;
+            timings.load += t.elapsed().as_secs_f64();
+            measured.merge(&stats);
+            done = at;
+        }
+        let t = Instant::now();
+        let path = dir.path.join(format!("checkpoint-{k}.heapsnapshot"));
+        let usage = snapshot_at(&mut inspector, &mut app, &path).await?;
+        timings.snapshots += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let graph = snapshot::read_file(&path).map_err(|error| RunError::Snapshot {
+            path: path.clone(),
+            error,
+        })?;
+        memory.push(CheckpointMemory {
+            requests: at,
+            heap_bytes: graph.total_self_size(),
+            array_buffer_bytes: usage.array_buffers,
+            external_bytes: usage.external,
+            rss_bytes: usage.rss,
+        });
+        if k + 1 < points.len() {
+            builder.add_earlier(&graph);
+        } else {
+            last_graph = Some(graph);
+        }
+        kept.push(path);
+        timings.analysis += t.elapsed().as_secs_f64();
+    }
+    load.close().await;
+    if let Some(inspector) = inspector.take() {
+        let _ = inspector.close().await;
+    }
+    let _ = app.shutdown().await;
+
+    let t = Instant::now();
+    let last_graph = last_graph.unwrap_or_default();
+    let diff = builder.finish(&last_graph);
+    let analysis = judge(&diff, &memory, &spec.assert);
+    timings.analysis += t.elapsed().as_secs_f64();
+
+    let passed = matches!(
+        (spec.expect, analysis.verdict),
+        (Expectation::Leak, crate::analysis::Verdict::Leak)
+            | (Expectation::Clean, crate::analysis::Verdict::Clean)
+    );
+    let keep = match options.keep_snapshots {
+        KeepSnapshots::Always => true,
+        KeepSnapshots::OnFailure => !passed,
+        KeepSnapshots::Never => false,
+    };
+    if !keep || dir._temp.is_some() {
+        for path in kept.drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    timings.total = started.elapsed().as_secs_f64();
+    Ok(Box::new(Measured {
+        analysis,
+        memory,
+        diff,
+        last_graph,
+        measured_requests: measured.requests,
+        load: measured,
+        timings,
+        kept_snapshots: kept,
+    }))
+}
+
+/// Sends `count` requests and checks the app survived and answered.
+async fn drive(
+    load: &mut LoadGenerator,
+    app: &mut AppProcess,
+    inspector: &mut Option<Inspector>,
+    count: u64,
+    phase: &str,
+) -> Result<LoadStats, RunError> {
+    let result = load.run(count).await;
+    app_alive(app, inspector).await?;
+    let stats = result.map_err(|error| RunError::Load {
+        error,
+        log_tail: app.log_tail(LOG_TAIL_LINES),
+    })?;
+    if stats.failure_rate() > MAX_FAILURE_RATE {
+        let statuses: Vec<String> = stats
+            .status_counts
+            .iter()
+            .filter(|(s, _)| !(200..300).contains(*s))
+            .map(|(s, n)| format!("{n}× HTTP {s}"))
+            .collect();
+        let mut detail = statuses.join(", ");
+        if stats.errors > 0 {
+            if !detail.is_empty() {
+                detail.push_str("; ");
+            }
+            detail.push_str(&format!(
+                "{} errors, e.g. {}",
+                stats.errors,
+                stats.error_samples.join(" | ")
+            ));
+        }
+        let kinds: Vec<String> = stats
+            .per_template
+            .iter()
+            .filter(|t| t.failures > 0)
+            .map(|t| format!("`{}` {}/{}", t.label, t.failures, t.requests))
+            .collect();
+        if !kinds.is_empty() {
+            detail.push_str(&format!("; by request kind: {}", kinds.join(", ")));
+        }
+        return Err(RunError::TooManyFailures {
+            phase: phase.to_string(),
+            failed: stats.failures(),
+            requests: stats.requests,
+            limit: MAX_FAILURE_RATE * 100.0,
+            detail,
+            log_tail: app.log_tail(LOG_TAIL_LINES),
+        });
+    }
+    Ok(stats)
+}
+
+/// Fails with the app's exit status if it is gone. Node that exits with an inspector attached
+/// waits for the debugger to leave; [`AppProcess::check_alive`] notices, and then the inspector
+/// is closed so that Node can finish and its real exit code can be reported.
+async fn app_alive(
+    app: &mut AppProcess,
+    inspector: &mut Option<Inspector>,
+) -> Result<(), RunError> {
+    let waiting = |r: &Result<(), AppError>| {
+        matches!(
+            r,
+            Err(AppError::Exited {
+                code: None,
+                signal: None,
+                ..
+            })
+        )
+    };
+    let mut status = app.check_alive();
+    if waiting(&status) {
+        if let Some(inspector) = inspector.take() {
+            drop(inspector);
+        }
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            status = app.check_alive();
+            if !waiting(&status) {
+                break;
+            }
+        }
+    }
+    status.map_err(RunError::from)
+}
+
+/// Forces GC, streams a snapshot to `path` and reads `process.memoryUsage()`.
+async fn snapshot_at(
+    inspector: &mut Option<Inspector>,
+    app: &mut AppProcess,
+    path: &Path,
+) -> Result<crate::inspector::MemoryUsage, RunError> {
+    let Some(client) = inspector.as_mut() else {
+        app_alive(app, inspector).await?;
+        return Err(inspector_error(app, InspectorError::Closed));
+    };
+    let result = async {
+        client.collect_garbage().await?;
+        client.collect_garbage().await?;
+        client.take_heap_snapshot(path).await?;
+        client.memory_usage().await
+    }
+    .await;
+    match result {
+        Ok(usage) => Ok(usage),
+        Err(error) => {
+            app_alive(app, inspector).await?;
+            Err(inspector_error(app, error))
+        }
+    }
+}
+
+fn inspector_error(app: &mut AppProcess, error: InspectorError) -> RunError {
+    RunError::Inspector {
+        error,
+        log_tail: app.log_tail(LOG_TAIL_LINES),
+    }
+}

@@ -117,7 +117,11 @@ pub fn judge(diff: &Diff, memory: &[CheckpointMemory], thresholds: &Thresholds) 
     let suspects = find_suspects(diff, &interval_requests, thresholds);
     let heap_bytes: Vec<f64> = memory.iter().map(|m| m.heap_bytes as f64).collect();
     let ab_bytes: Vec<f64> = memory.iter().map(|m| m.array_buffer_bytes as f64).collect();
-    let heap = growth(&requests, &heap_bytes, thresholds.max_heap_bytes_per_request);
+    let heap = growth(
+        &requests,
+        &heap_bytes,
+        thresholds.max_heap_bytes_per_request,
+    );
     let array_buffers = growth(
         &requests,
         &ab_bytes,
