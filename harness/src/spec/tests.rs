@@ -1,4 +1,5 @@
 use super::*;
+use crate::load::{BodyTemplate, RequestTemplate};
 
 /// A folder with `specs/` and `app/server.js`, the usual layout.
 struct Fixture {

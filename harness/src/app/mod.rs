@@ -27,39 +27,29 @@
 //! would then kill the app in the middle of a run.
 //!
 //! # Preparing the folder
-//! [`prepare`] runs `npm ci` when the app's `package-lock.json` is newer than what is installed.
+//! [`prepare()`] runs `npm ci` when the app's `package-lock.json` is newer than what is installed.
 //! Tests often run in parallel, in many threads or (under cargo-nextest) in many processes, and
 //! two concurrent `npm ci` runs in one folder wreck each other's `node_modules`. So the install
 //! runs under an exclusive `flock` on a lock file in the system temp folder, named from a hash
 //! of the canonical folder path, and freshness is checked again once the lock is held.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
+mod log;
+mod prepare;
+mod ready;
+
+use std::collections::BTreeMap;
+use std::io;
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::io::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use log::{spawn_reader, LineLog};
+pub use prepare::{prepare, PrepareOutcome};
 
-/// How many lines of the app's output are kept in memory.
-const LOG_LINES: usize = 2000;
-/// Longer lines are cut to this many bytes in memory (the log file gets them whole).
-const MAX_LINE_BYTES: usize = 16 * 1024;
-/// How long Node may take to print its inspector URL.
-const INSPECTOR_URL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause between readiness probes and exit checks.
-const POLL: Duration = Duration::from_millis(50);
-/// How long one readiness probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Grace period between `SIGTERM` and `SIGKILL` in [`AppProcess::shutdown`].
 const TERM_GRACE: Duration = Duration::from_secs(3);
 /// How long to wait for the output readers to reach the end once the child has exited.
@@ -105,17 +95,6 @@ impl AppConfig {
             log_path: None,
         }
     }
-}
-
-/// What [`prepare`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrepareOutcome {
-    /// The folder has no `package-lock.json`: nothing to install.
-    NoLockfile,
-    /// `node_modules` was already up to date with `package-lock.json`.
-    UpToDate,
-    /// `npm ci` ran and succeeded.
-    Installed,
 }
 
 /// Why the app could not be prepared, started or kept running.
@@ -238,133 +217,6 @@ fn exit_text(code: Option<i32>, signal: Option<i32>) -> String {
     }
 }
 
-/// Installs the app's dependencies with `npm ci` when `cwd` has a `package-lock.json` and its
-/// `node_modules` is missing or older than the lock file.
-///
-/// Runs `npm ci` at most once per folder even when many threads or processes prepare the same
-/// folder at once (see the module docs). Up to date means `node_modules/.package-lock.json`
-/// (written by npm) or `node_modules/.leakgate-prepared` (written here after a successful
-/// install, since npm writes nothing for a package without dependencies) is not older than
-/// `package-lock.json`.
-pub async fn prepare(cwd: &Path) -> Result<PrepareOutcome, AppError> {
-    let cwd = cwd.to_path_buf();
-    tokio::task::spawn_blocking(move || prepare_blocking(&cwd))
-        .await
-        .map_err(|e| AppError::Io {
-            context: "the thread preparing node_modules failed".to_string(),
-            source: io::Error::other(e.to_string()),
-        })?
-}
-
-/// The stamp written after a successful `npm ci`.
-const STAMP: &str = ".leakgate-prepared";
-
-fn prepare_blocking(cwd: &Path) -> Result<PrepareOutcome, AppError> {
-    let lockfile = cwd.join("package-lock.json");
-    if !lockfile.is_file() {
-        return Ok(PrepareOutcome::NoLockfile);
-    }
-    if node_modules_fresh(cwd)? {
-        return Ok(PrepareOutcome::UpToDate);
-    }
-    find_on_path("node").ok_or(AppError::NodeNotFound)?;
-    let npm = find_on_path("npm").ok_or(AppError::NpmNotFound)?;
-
-    let canonical = cwd
-        .canonicalize()
-        .map_err(AppError::io_at("resolve", cwd))?;
-    let lock_path = std::env::temp_dir().join(format!(
-        "leakgate-npm-{:016x}.lock",
-        fnv1a(canonical.as_os_str().as_bytes())
-    ));
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(AppError::io_at("open", &lock_path))?;
-    flock_exclusive(&lock).map_err(AppError::io_at("lock", &lock_path))?;
-
-    // Another thread or process may have installed while this one waited for the lock.
-    if node_modules_fresh(cwd)? {
-        return Ok(PrepareOutcome::UpToDate);
-    }
-    let output = Command::new(&npm)
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| AppError::Spawn {
-            program: npm.display().to_string(),
-            cwd: cwd.to_path_buf(),
-            source,
-        })?;
-    if !output.status.success() {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        return Err(AppError::NpmFailed {
-            cwd: cwd.to_path_buf(),
-            code: output.status.code(),
-            log_tail: last_lines(&text, ERROR_TAIL_LINES),
-        });
-    }
-    let stamp = cwd.join("node_modules").join(STAMP);
-    std::fs::create_dir_all(cwd.join("node_modules"))
-        .and_then(|()| std::fs::write(&stamp, "installed by leakgate with `npm ci`\n"))
-        .map_err(AppError::io_at("write", &stamp))?;
-    drop(lock);
-    Ok(PrepareOutcome::Installed)
-}
-
-/// `true` when npm's hidden lock file or leakgate's stamp is at least as new as the lock file.
-fn node_modules_fresh(cwd: &Path) -> Result<bool, AppError> {
-    let lockfile = cwd.join("package-lock.json");
-    let locked = modified(&lockfile)?
-        .ok_or_else(|| AppError::io_at("read", &lockfile)(io::ErrorKind::NotFound.into()))?;
-    for marker in [".package-lock.json", STAMP] {
-        if let Some(installed) = modified(&cwd.join("node_modules").join(marker))? {
-            if installed >= locked {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// The modification time of `path`, `None` when it does not exist.
-fn modified(path: &Path) -> Result<Option<SystemTime>, AppError> {
-    match std::fs::metadata(path).and_then(|m| m.modified()) {
-        Ok(time) => Ok(Some(time)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(AppError::io_at("read", path)(e)),
-    }
-}
-
-/// Blocks until this open file description holds an exclusive `flock`.
-fn flock_exclusive(file: &File) -> io::Result<()> {
-    loop {
-        // SAFETY: flock on a valid, open file descriptor owned by `file`.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-/// 64-bit FNV-1a: a hash that stays the same across builds, so separately built binaries
-/// agree on the lock file name.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// The first executable file called `name` in a folder of `PATH`.
 fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -375,118 +227,6 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
                 .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
                 .unwrap_or(false)
         })
-}
-
-/// The last `n` lines of `text`.
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// The app's output as lines, in arrival order: a bounded ring in memory, and optionally a file.
-#[derive(Clone)]
-struct LineLog(Arc<Mutex<LogInner>>);
-
-struct LogInner {
-    lines: VecDeque<String>,
-    file: Option<File>,
-    /// Node printed "Waiting for the debugger to disconnect...": the script has ended, but an
-    /// inspector session keeps the process alive.
-    held_by_debugger: bool,
-}
-
-impl LineLog {
-    fn new(path: Option<&Path>) -> Result<LineLog, AppError> {
-        let file = match path {
-            Some(path) => Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(AppError::io_at("open the app log", path))?,
-            ),
-            None => None,
-        };
-        Ok(LineLog(Arc::new(Mutex::new(LogInner {
-            lines: VecDeque::with_capacity(LOG_LINES),
-            file,
-            held_by_debugger: false,
-        }))))
-    }
-
-    /// The state; a panic elsewhere while it was held leaves it usable.
-    fn inner(&self) -> std::sync::MutexGuard<'_, LogInner> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn push(&self, line: &str) {
-        let mut inner = self.inner();
-        if let Some(file) = inner.file.as_mut() {
-            // A full disk must not stop the test; the lines stay in memory.
-            if writeln!(file, "{line}").is_err() {
-                inner.file = None;
-            }
-        }
-        if inner.lines.len() == LOG_LINES {
-            inner.lines.pop_front();
-        }
-        let mut end = line.len().min(MAX_LINE_BYTES);
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        inner.lines.push_back(line[..end].to_string());
-    }
-
-    fn tail(&self, n: usize) -> String {
-        let inner = self.inner();
-        let skip = inner.lines.len().saturating_sub(n);
-        let tail: Vec<&str> = inner.lines.iter().skip(skip).map(String::as_str).collect();
-        tail.join("\n")
-    }
-}
-
-/// Copies one of the child's pipes into the log, line by line, until it closes. On stderr
-/// (`url_tx` given) it also hands over the inspector URL once Node prints it, and notes when
-/// Node waits for the debugger to disconnect.
-fn spawn_reader(
-    name: &str,
-    pipe: impl Read + Send + 'static,
-    log: LineLog,
-    url_tx: Option<tokio::sync::oneshot::Sender<String>>,
-) -> Result<JoinHandle<()>, AppError> {
-    let is_stderr = url_tx.is_some();
-    let mut url_tx = url_tx;
-    std::thread::Builder::new()
-        .name(format!("leakgate-app-{name}"))
-        .spawn(move || {
-            let mut reader = BufReader::new(pipe);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                let text = String::from_utf8_lossy(&buf);
-                let line = text.trim_end_matches(['\n', '\r']);
-                if url_tx.is_some() {
-                    if let Some(url) = line.strip_prefix("Debugger listening on ") {
-                        if url.starts_with("ws://") {
-                            if let Some(tx) = url_tx.take() {
-                                let _ = tx.send(url.trim().to_string());
-                            }
-                        }
-                    }
-                }
-                if is_stderr && line.starts_with("Waiting for the debugger to disconnect") {
-                    log.inner().held_by_debugger = true;
-                }
-                log.push(line);
-            }
-        })
-        .map_err(AppError::io(
-            "could not start a thread reading the app's output",
-        ))
 }
 
 /// A free TCP port on 127.0.0.1, found by binding port 0 and letting it go.
@@ -507,54 +247,6 @@ fn signal_group(pid: u32, signal: libc::c_int) {
                 libc::killpg(pgid, signal);
             }
         }
-    }
-}
-
-/// One probe of the app's readiness; `Err` tells what happened instead.
-async fn probe(port: u16, ready_path: Option<&str>) -> Result<(), String> {
-    let attempt = async {
-        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-            .await
-            .map_err(|e| format!("connecting failed: {e}"))?;
-        let Some(path) = ready_path else {
-            return Ok(());
-        };
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: leakgate\r\n\
-             Connection: close\r\n\r\n"
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("sending the request failed: {e}"))?;
-        let mut head = Vec::new();
-        let mut buf = [0u8; 512];
-        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-            let n = stream
-                .read(&mut buf)
-                .await
-                .map_err(|e| format!("reading the answer failed: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        let head = String::from_utf8_lossy(&head);
-        let status_line = head.lines().next().unwrap_or("").to_string();
-        let status = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse::<u16>().ok());
-        match status {
-            Some(code) if (200..300).contains(&code) => Ok(()),
-            Some(_) => Err(format!("the answer `{status_line}`")),
-            None if status_line.is_empty() => Err("the connection closed without an answer".into()),
-            None => Err(format!("an answer that is not HTTP: `{status_line}`")),
-        }
-    };
-    match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(format!("no answer within {PROBE_TIMEOUT:?}")),
     }
 }
 
@@ -663,84 +355,6 @@ impl AppProcess {
         app.inspector_url = app.wait_for_inspector_url(url_rx).await?;
         app.wait_until_ready(cfg).await?;
         Ok(app)
-    }
-
-    /// Waits for the URL the stderr reader finds in "Debugger listening on ws://…".
-    async fn wait_for_inspector_url(
-        &mut self,
-        url_rx: tokio::sync::oneshot::Receiver<String>,
-    ) -> Result<String, AppError> {
-        let began = Instant::now();
-        let mut url_rx = Some(url_rx);
-        loop {
-            match url_rx.as_mut() {
-                Some(rx) => match tokio::time::timeout(POLL, rx).await {
-                    Ok(Ok(url)) => return Ok(url),
-                    // stderr closed without the URL; keep watching for the exit.
-                    Ok(Err(_)) => url_rx = None,
-                    Err(_) => {}
-                },
-                None => tokio::time::sleep(POLL).await,
-            }
-            if self.poll_exit()?.is_some() {
-                self.drain_readers().await;
-                // Node prints the URL before running the script, so a script that fails
-                // at once still gets here with the URL on its way.
-                let got_url = url_rx.as_mut().is_some_and(|rx| rx.try_recv().is_ok());
-                return Err(if got_url {
-                    self.exited_error(true)
-                } else {
-                    AppError::NoInspectorUrl {
-                        waited: began.elapsed(),
-                        exited: true,
-                        log_tail: self.log_tail(ERROR_TAIL_LINES),
-                    }
-                });
-            }
-            if began.elapsed() >= INSPECTOR_URL_TIMEOUT {
-                return Err(AppError::NoInspectorUrl {
-                    waited: began.elapsed(),
-                    exited: false,
-                    log_tail: self.log_tail(ERROR_TAIL_LINES),
-                });
-            }
-        }
-    }
-
-    /// Probes the app every [`POLL`] until it is ready, has exited, or `cfg.ready_timeout` passed.
-    async fn wait_until_ready(&mut self, cfg: &AppConfig) -> Result<(), AppError> {
-        let port = self.port;
-        let ready_path = cfg.ready_path.as_deref().map(|p| {
-            if p.starts_with('/') {
-                p.to_string()
-            } else {
-                format!("/{p}")
-            }
-        });
-        let waiting_for = match &ready_path {
-            Some(path) => format!("GET http://127.0.0.1:{port}{path} to answer 2xx"),
-            None => format!("127.0.0.1:{port} to accept TCP connections"),
-        };
-        let began = Instant::now();
-        loop {
-            if self.poll_exit()?.is_some() {
-                self.drain_readers().await;
-                return Err(self.exited_error(true));
-            }
-            let last_attempt = match probe(port, ready_path.as_deref()).await {
-                Ok(()) => return Ok(()),
-                Err(why) => why,
-            };
-            if began.elapsed() >= cfg.ready_timeout {
-                return Err(AppError::NeverReady {
-                    timeout: cfg.ready_timeout,
-                    waiting_for,
-                    last_attempt,
-                    log_tail: self.log_tail(ERROR_TAIL_LINES),
-                });
-            }
-            tokio::time::sleep(POLL).await;
-        }
     }
 
     /// The port the app was told to listen on (`PORT`).

@@ -1,0 +1,122 @@
+//! The app's output: reader threads copy stdout and stderr line by line into a bounded ring
+//! (and optionally a file), and spot the inspector URL and Node waiting for the debugger.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::AppError;
+
+/// How many lines of the app's output are kept in memory.
+const LOG_LINES: usize = 2000;
+/// Longer lines are cut to this many bytes in memory (the log file gets them whole).
+const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// The app's output as lines, in arrival order: a bounded ring in memory, and optionally a file.
+#[derive(Clone)]
+pub(super) struct LineLog(Arc<Mutex<LogInner>>);
+
+pub(super) struct LogInner {
+    lines: VecDeque<String>,
+    file: Option<File>,
+    /// Node printed "Waiting for the debugger to disconnect...": the script has ended, but an
+    /// inspector session keeps the process alive.
+    pub(super) held_by_debugger: bool,
+}
+
+impl LineLog {
+    pub(super) fn new(path: Option<&Path>) -> Result<LineLog, AppError> {
+        let file = match path {
+            Some(path) => Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(AppError::io_at("open the app log", path))?,
+            ),
+            None => None,
+        };
+        Ok(LineLog(Arc::new(Mutex::new(LogInner {
+            lines: VecDeque::with_capacity(LOG_LINES),
+            file,
+            held_by_debugger: false,
+        }))))
+    }
+
+    /// The state; a panic elsewhere while it was held leaves it usable.
+    pub(super) fn inner(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, line: &str) {
+        let mut inner = self.inner();
+        if let Some(file) = inner.file.as_mut() {
+            // A full disk must not stop the test; the lines stay in memory.
+            if writeln!(file, "{line}").is_err() {
+                inner.file = None;
+            }
+        }
+        if inner.lines.len() == LOG_LINES {
+            inner.lines.pop_front();
+        }
+        let mut end = line.len().min(MAX_LINE_BYTES);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        inner.lines.push_back(line[..end].to_string());
+    }
+
+    pub(super) fn tail(&self, n: usize) -> String {
+        let inner = self.inner();
+        let skip = inner.lines.len().saturating_sub(n);
+        let tail: Vec<&str> = inner.lines.iter().skip(skip).map(String::as_str).collect();
+        tail.join("\n")
+    }
+}
+
+/// Copies one of the child's pipes into the log, line by line, until it closes. On stderr
+/// (`url_tx` given) it also hands over the inspector URL once Node prints it, and notes when
+/// Node waits for the debugger to disconnect.
+pub(super) fn spawn_reader(
+    name: &str,
+    pipe: impl Read + Send + 'static,
+    log: LineLog,
+    url_tx: Option<tokio::sync::oneshot::Sender<String>>,
+) -> Result<JoinHandle<()>, AppError> {
+    let is_stderr = url_tx.is_some();
+    let mut url_tx = url_tx;
+    std::thread::Builder::new()
+        .name(format!("leakgate-app-{name}"))
+        .spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let text = String::from_utf8_lossy(&buf);
+                let line = text.trim_end_matches(['\n', '\r']);
+                if url_tx.is_some() {
+                    if let Some(url) = line.strip_prefix("Debugger listening on ") {
+                        if url.starts_with("ws://") {
+                            if let Some(tx) = url_tx.take() {
+                                let _ = tx.send(url.trim().to_string());
+                            }
+                        }
+                    }
+                }
+                if is_stderr && line.starts_with("Waiting for the debugger to disconnect") {
+                    log.inner().held_by_debugger = true;
+                }
+                log.push(line);
+            }
+        })
+        .map_err(AppError::io(
+            "could not start a thread reading the app's output",
+        ))
+}

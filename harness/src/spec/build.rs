@@ -1,0 +1,434 @@
+//! Turning the YAML as written into a validated [`Spec`]: the `Raw*` structs that mirror the
+//! document, and the checks and defaults that make a [`Spec`] of them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use super::locate::Cx;
+use super::{
+    parse_duration, AppSpec, Expectation, Spec, SpecError, SpecLines, Thresholds,
+    DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY, DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST,
+    DEFAULT_MAX_HEAP_BYTES_PER_REQUEST, DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS,
+    DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP, MAX_CONCURRENCY, METHODS,
+    MIN_CHECKPOINTS,
+};
+use crate::load::{BodyTemplate, LoadConfig, RequestTemplate};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSpec {
+    name: Option<Spanned<String>>,
+    app: RawApp,
+    load: RawLoad,
+    checkpoints: Option<Vec<Spanned<u64>>>,
+    assert: Option<RawAssert>,
+    expect: Option<Spanned<String>>,
+    slow: Option<bool>,
+    report_snapshot: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    script: Spanned<String>,
+    cwd: Option<Spanned<String>>,
+    env: Option<BTreeMap<String, String>>,
+    node_args: Option<Vec<String>>,
+    ready: Option<RawReady>,
+    port: Option<Spanned<u16>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReady {
+    path: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    warmup: Option<u64>,
+    concurrency: Option<Spanned<u64>>,
+    requests: Vec<Spanned<RawRequest>>,
+    cookies: Option<bool>,
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssert {
+    max_heap_bytes_per_request: Option<Spanned<f64>>,
+    max_array_buffer_bytes_per_request: Option<Spanned<f64>>,
+    max_survivors_per_1k_requests: Option<Spanned<f64>>,
+    ignore_classes: Option<Vec<String>>,
+}
+
+/// A request: `"METHOD /path"` or a mapping.
+enum RawRequest {
+    Line(String),
+    Map(Box<RawRequestMap>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequestMap {
+    method: Option<Spanned<String>>,
+    path: Spanned<String>,
+    headers: Option<BTreeMap<String, String>>,
+    json: Option<serde_json::Value>,
+    body: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawRequest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawRequest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a request: \"METHOD /path\" or a mapping with `path`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawRequest, E> {
+                Ok(RawRequest::Line(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawRequest, A::Error> {
+                RawRequestMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|m| RawRequest::Map(Box::new(m)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Cx<'_> {
+    pub(super) fn build(&self, raw: RawSpec) -> Result<Spec, SpecError> {
+        let name = match raw.name {
+            Some(n) if n.value.trim().is_empty() || n.value.contains(['/', '\\', '\n']) => {
+                let message = "`name` must be non-empty, on one line, without `/` or `\\`";
+                return self.fail(n.referenced, message);
+            }
+            Some(n) => n.value,
+            None => self
+                .file
+                .file_stem()
+                .map_or_else(|| "spec".to_owned(), |s| s.to_string_lossy().into_owned()),
+        };
+        let expect = match raw.expect.as_ref().map(|e| e.value.as_str()) {
+            None | Some("clean") => Expectation::Clean,
+            Some("leak") => Expectation::Leak,
+            Some(other) => {
+                let message = format!("`expect` must be one of: clean, leak (found `{other}`)");
+                return self.fail(
+                    raw.expect.map_or(Location::UNKNOWN, |e| e.referenced),
+                    message,
+                );
+            }
+        };
+        let checkpoints = match raw.checkpoints {
+            None => DEFAULT_CHECKPOINTS.to_vec(),
+            Some(list) => self.checkpoints(list)?,
+        };
+        let line_of = |key| self.index.key(key).map_or(1, |at| Self::position(at).0);
+        Ok(Spec {
+            name,
+            file: self.file.to_path_buf(),
+            app: self.app(raw.app)?,
+            warmup: raw.load.warmup.unwrap_or(DEFAULT_WARMUP),
+            load: self.load(raw.load)?,
+            checkpoints,
+            assert: self.thresholds(raw.assert)?,
+            expect,
+            slow: raw.slow.unwrap_or(false),
+            report_snapshot: raw.report_snapshot.unwrap_or(true),
+            lines: SpecLines {
+                expect: line_of("expect"),
+                app: line_of("app"),
+                checkpoints: line_of("checkpoints"),
+            },
+        })
+    }
+
+    fn checkpoints(&self, list: Vec<Spanned<u64>>) -> Result<Vec<u64>, SpecError> {
+        if list.len() < MIN_CHECKPOINTS {
+            let message = format!(
+                "`checkpoints` needs at least {MIN_CHECKPOINTS} entries to measure growth (found {})",
+                list.len()
+            );
+            return self.fail(self.key_or_top("checkpoints"), message);
+        }
+        for (i, c) in list.iter().enumerate() {
+            let previous = i.checked_sub(1).and_then(|p| list.get(p)).map(|p| p.value);
+            if c.value == 0 {
+                let message = "`checkpoints` entries must be at least 1 (they count measured requests after warm-up)";
+                return self.fail(c.referenced, message);
+            }
+            if let Some(p) = previous.filter(|p| c.value <= *p) {
+                let message = format!("`checkpoints` must increase: {} comes after {p}", c.value);
+                return self.fail(c.referenced, message);
+            }
+        }
+        Ok(list.into_iter().map(|c| c.value).collect())
+    }
+
+    fn app(&self, raw: RawApp) -> Result<AppSpec, SpecError> {
+        let base = absolute(self.file.parent().unwrap_or(Path::new("")));
+        let script = normalize(&base.join(&raw.script.value));
+        if !script.is_file() {
+            let problem = ["does not exist", "is not a file"][usize::from(script.exists())];
+            let (given, resolved) = (&raw.script.value, script.display());
+            let message = format!("app.script `{given}` {problem} (resolved to {resolved})");
+            return self.fail(raw.script.referenced, message);
+        }
+        let cwd = match raw.cwd {
+            None => script
+                .parent()
+                .map_or_else(|| base.clone(), Path::to_path_buf),
+            Some(cwd) => {
+                let dir = normalize(&base.join(&cwd.value));
+                if !dir.is_dir() {
+                    let (given, resolved) = (&cwd.value, dir.display());
+                    let message =
+                        format!("app.cwd `{given}` is not a folder (resolved to {resolved})");
+                    return self.fail(cwd.referenced, message);
+                }
+                dir
+            }
+        };
+        let env = raw.env.unwrap_or_default();
+        if let Some(bad) = env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
+            let at = self.index.key(&format!("app.env.{bad}"));
+            let message = format!("app.env name `{bad}` must be non-empty and contain no `=`");
+            return self.fail(at.unwrap_or(self.key_or_top("app.env")), message);
+        }
+        let ready = raw.ready.unwrap_or(RawReady {
+            path: None,
+            timeout: None,
+        });
+        let port = match raw.port {
+            Some(p) if p.value == 0 => {
+                let message =
+                    "`app.port` must be from 1 to 65535 (leave it out to get a free port in PORT)";
+                return self.fail(p.referenced, message);
+            }
+            p => p.map(|p| p.value),
+        };
+        Ok(AppSpec {
+            script,
+            cwd,
+            env,
+            node_args: raw.node_args.unwrap_or_default(),
+            ready_path: ready
+                .path
+                .map(|p| self.url_path(p, "app.ready.path"))
+                .transpose()?,
+            ready_timeout: self.duration(
+                ready.timeout,
+                "app.ready.timeout",
+                DEFAULT_READY_TIMEOUT,
+            )?,
+            port,
+        })
+    }
+
+    fn load(&self, raw: RawLoad) -> Result<LoadConfig, SpecError> {
+        let concurrency = match raw.concurrency {
+            None => DEFAULT_CONCURRENCY,
+            Some(c) => match usize::try_from(c.value) {
+                Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => n,
+                _ => {
+                    let message = format!(
+                        "`load.concurrency` must be from 1 to {MAX_CONCURRENCY} (found {})",
+                        c.value
+                    );
+                    return self.fail(c.referenced, message);
+                }
+            },
+        };
+        if raw.requests.is_empty() {
+            let message = "`load.requests` must list at least one request, e.g. \"GET /\"";
+            return self.fail(self.key_or_top("load.requests"), message);
+        }
+        let requests = raw.requests.into_iter().enumerate();
+        Ok(LoadConfig {
+            concurrency,
+            requests: requests
+                .map(|(i, r)| self.request(i, r))
+                .collect::<Result<_, _>>()?,
+            cookies: raw.cookies.unwrap_or(false),
+            request_timeout: self.duration(raw.timeout, "load.timeout", DEFAULT_REQUEST_TIMEOUT)?,
+        })
+    }
+
+    fn request(&self, i: usize, raw: Spanned<RawRequest>) -> Result<RequestTemplate, SpecError> {
+        let (at, here) = (raw.referenced, format!("load.requests[{i}]"));
+        let map = match raw.value {
+            RawRequest::Map(map) => *map,
+            RawRequest::Line(line) => {
+                let mut words = line.split_whitespace();
+                let (method, path) = match (words.next(), words.next(), words.next()) {
+                    (Some(path), None, None) if path.starts_with('/') => ("GET", path),
+                    (Some(method), Some(path), None) => (method, path),
+                    _ => {
+                        let message =
+                            format!("request `{line}` must be \"METHOD /path\" or \"/path\"");
+                        return self.fail(at, message);
+                    }
+                };
+                let path = Spanned::new(path.to_owned(), at, at);
+                return Ok(RequestTemplate {
+                    method: self.method(method, at)?,
+                    path: self.url_path(path, &here)?,
+                    headers: Vec::new(),
+                    body: None,
+                });
+            }
+        };
+        let body = match (map.json, map.body) {
+            (Some(_), Some(_)) => {
+                let message = format!("`{here}` has both `json` and `body`; keep one");
+                return self.fail(
+                    self.index.key(&format!("{here}.body")).unwrap_or(at),
+                    message,
+                );
+            }
+            (json, text) => json
+                .map(BodyTemplate::Json)
+                .or(text.map(BodyTemplate::Text)),
+        };
+        let headers = map.headers.unwrap_or_default();
+        for (name, value) in &headers {
+            if name.is_empty() || !name.bytes().all(is_token_byte) || value.contains(['\r', '\n']) {
+                let key = self.index.key(&format!("{here}.headers.{name}"));
+                let message = format!(
+                    "header `{name}` must be a valid HTTP header name with a one-line value"
+                );
+                return self.fail(key.unwrap_or(at), message);
+            }
+        }
+        Ok(RequestTemplate {
+            method: match map.method {
+                None => "GET".to_owned(),
+                Some(m) => self.method(&m.value, m.referenced)?,
+            },
+            path: self.url_path(map.path, &format!("{here}.path"))?,
+            headers: headers.into_iter().collect(),
+            body,
+        })
+    }
+
+    fn method(&self, method: &str, at: Location) -> Result<String, SpecError> {
+        let upper = method.to_ascii_uppercase();
+        if !METHODS.contains(&upper.as_str()) {
+            let message = format!(
+                "unknown method `{method}`; valid methods: {}",
+                METHODS.join(", ")
+            );
+            return self.fail(at, message);
+        }
+        Ok(upper)
+    }
+
+    fn url_path(&self, path: Spanned<String>, what: &str) -> Result<String, SpecError> {
+        if !path.value.starts_with('/') || path.value.contains(char::is_whitespace) {
+            let found = &path.value;
+            let message =
+                format!("`{what}` must start with `/` and contain no spaces (found `{found}`)");
+            return self.fail(path.referenced, message);
+        }
+        Ok(path.value)
+    }
+
+    fn duration(
+        &self,
+        raw: Option<Spanned<String>>,
+        what: &str,
+        default: Duration,
+    ) -> Result<Duration, SpecError> {
+        let Some(raw) = raw else { return Ok(default) };
+        match parse_duration(&raw.value) {
+            Some(d) => Ok(d),
+            None => {
+                let message = format!(
+                    "`{what}` must be a positive duration like 15s, 500ms, 2m or a number of seconds (found `{}`)",
+                    raw.value
+                );
+                self.fail(raw.referenced, message)
+            }
+        }
+    }
+
+    fn thresholds(&self, raw: Option<RawAssert>) -> Result<Thresholds, SpecError> {
+        let Some(raw) = raw else {
+            return Ok(Thresholds::default());
+        };
+        let limit = |v: Option<Spanned<f64>>, key: &str, default: f64| match v {
+            None => Ok(default),
+            Some(v) if v.value.is_finite() && v.value >= 0.0 => Ok(v.value),
+            Some(v) => {
+                let found = v.value;
+                let message =
+                    format!("`assert.{key}` must be a finite number, 0 or more (found {found})");
+                self.fail(v.referenced, message)
+            }
+        };
+        use DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST as ARRAY_BUFFER;
+        use DEFAULT_MAX_HEAP_BYTES_PER_REQUEST as HEAP;
+        use DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS as SURVIVORS;
+        Ok(Thresholds {
+            max_heap_bytes_per_request: limit(
+                raw.max_heap_bytes_per_request,
+                "max_heap_bytes_per_request",
+                HEAP,
+            )?,
+            max_array_buffer_bytes_per_request: limit(
+                raw.max_array_buffer_bytes_per_request,
+                "max_array_buffer_bytes_per_request",
+                ARRAY_BUFFER,
+            )?,
+            max_survivors_per_1k_requests: limit(
+                raw.max_survivors_per_1k_requests,
+                "max_survivors_per_1k_requests",
+                SURVIVORS,
+            )?,
+            ignore_classes: raw.ignore_classes.unwrap_or_default(),
+        })
+    }
+}
+
+/// A byte allowed in an HTTP header name (RFC 9110 `tchar`).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `path` made absolute against the current directory (unchanged if that fails).
+fn absolute(path: &Path) -> PathBuf {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Removes `.` and resolves `..` without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push(part);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
