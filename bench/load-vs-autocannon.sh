@@ -23,6 +23,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'echo "load-vs-autocannon: failed at line $LINENO" >&2' ERR
 
 cat >"$WORK/hello.js" <<'JS'
 const http = require('http');
@@ -39,8 +40,8 @@ echo "installing autocannon..." >&2
 start_server() {
     node "$WORK/hello.js" >"$WORK/port" &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        [[ -s $WORK/port ]] && break
+    for _ in $(seq 200); do
+        grep -q . "$WORK/port" 2>/dev/null && break
         sleep 0.05
     done
     PORT=$(head -n1 "$WORK/port")

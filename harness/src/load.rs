@@ -4,8 +4,10 @@
 //! the harness must know exactly how many requests the app has served at each checkpoint, and
 //! the app must have finished serving all of them before the heap is snapshotted. General
 //! load tools (autocannon, wrk, k6) are built for throughput figures: they stop on a clock or
-//! cut the last requests short, run in another process, and give no way to pause with nothing
-//! in flight. This module is small and in-process instead:
+//! split a request budget across connections up front, run in another process, and give no
+//! way to pause with nothing in flight and resume on the same sockets. This module is small
+//! and in-process instead, and costs less CPU per request than autocannon, which matters when
+//! the app and the harness share a small machine (`bench/load-vs-autocannon.sh` compares):
 //!
 //! - **Exact counts.** [`LoadGenerator::run`] issues exactly `count` requests. Workers take
 //!   global indexes from one shared counter and stop at the end of the call, so request `i`
@@ -109,11 +111,7 @@ pub struct RenderedRequest {
 }
 
 fn substitute(text: &str, index: &str) -> String {
-    if text.contains(INDEX_PLACEHOLDER) {
-        text.replace(INDEX_PLACEHOLDER, index)
-    } else {
-        text.to_owned()
-    }
+    text.replace(INDEX_PLACEHOLDER, index)
 }
 
 fn substitute_json(value: &serde_json::Value, index: &str) -> serde_json::Value {
