@@ -533,10 +533,11 @@ impl Slot {
             }
         }
         shared.connected.store(true, Ordering::Relaxed);
-        match self.conn.as_mut() {
-            Some(conn) => Ok(&mut conn.sender),
-            None => Err("connection lost".to_owned()),
-        }
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| "connection lost".to_owned())?;
+        Ok(&mut conn.sender)
     }
 
     /// Sends request `index` with template `template` and reads the whole answer.
@@ -546,17 +547,10 @@ impl Slot {
             let pairs: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             pairs.join("; ")
         });
-        let mut request = match build_request(rendered, &shared.host, cookies) {
-            Ok(request) => request,
-            Err(message) => return Err(message),
-        };
+        let mut request = build_request(rendered, &shared.host, cookies)?;
         let mut resent = false;
         loop {
-            let sender = match self.sender(shared).await {
-                Ok(sender) => sender,
-                Err(message) => return Err(message),
-            };
-            match sender.try_send_request(request).await {
+            match self.sender(shared).await?.try_send_request(request).await {
                 Ok(response) => return self.read_response(shared, response).await,
                 Err(mut error) => {
                     self.conn = None;

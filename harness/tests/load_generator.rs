@@ -138,6 +138,8 @@ async fn exact_counts_per_template_across_runs() {
     put.body = Some(BodyTemplate::Text("text {i}".to_owned()));
     let templates = vec![template("GET", "/a"), post, put];
     let mut load = LoadGenerator::new(server.addr, config(8, templates)).expect("valid config");
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&load.run(0)); // a run can be spawned on a multi-thread runtime
 
     let warmup = load.run(10).await.expect("warm-up");
     assert_eq!(warmup.requests, 10);
