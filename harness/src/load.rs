@@ -4,8 +4,10 @@
 //! the harness must know exactly how many requests the app has served at each checkpoint, and
 //! the app must have finished serving all of them before the heap is snapshotted. General
 //! load tools (autocannon, wrk, k6) are built for throughput figures: they stop on a clock or
-//! cut the last requests short, run in another process, and give no way to pause with nothing
-//! in flight. This module is small and in-process instead:
+//! split a request budget across connections up front, run in another process, and give no
+//! way to pause with nothing in flight and resume on the same sockets. This module is small
+//! and in-process instead, and costs less CPU per request than autocannon, which matters when
+//! the app and the harness share a small machine (`bench/load-vs-autocannon.sh` compares):
 //!
 //! - **Exact counts.** [`LoadGenerator::run`] issues exactly `count` requests. Workers take
 //!   global indexes from one shared counter and stop at the end of the call, so request `i`
@@ -92,16 +94,6 @@ const USER_AGENT: &str = concat!("leakgate/", env!("CARGO_PKG_VERSION"));
 /// How many distinct error messages [`LoadStats::error_samples`] keeps.
 const MAX_ERROR_SAMPLES: usize = 5;
 
-/// Headers the generator owns: a template setting them would break message framing or
-/// keep-alive, and so the request counts.
-const RESERVED_HEADERS: [&str; 5] = [
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "keep-alive",
-];
-
 /// One request, ready to send: a [`RequestTemplate`] with `{i}` replaced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedRequest {
@@ -119,11 +111,7 @@ pub struct RenderedRequest {
 }
 
 fn substitute(text: &str, index: &str) -> String {
-    if text.contains(INDEX_PLACEHOLDER) {
-        text.replace(INDEX_PLACEHOLDER, index)
-    } else {
-        text.to_owned()
-    }
+    text.replace(INDEX_PLACEHOLDER, index)
 }
 
 fn substitute_json(value: &serde_json::Value, index: &str) -> serde_json::Value {
@@ -184,15 +172,9 @@ impl RequestTemplate {
 /// [`LoadStats`].
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The config has no request templates.
-    #[error("the load has no requests")]
-    NoRequests,
-    /// `concurrency` is 0.
-    #[error("concurrency must be at least 1")]
-    ZeroConcurrency,
-    /// `request_timeout` is 0.
-    #[error("request timeout must be greater than zero")]
-    ZeroTimeout,
+    /// The config cannot drive any load: no requests, no concurrency or no time.
+    #[error("invalid load: {0}")]
+    InvalidConfig(&'static str),
     /// A template's method is not a valid HTTP method token.
     #[error("requests[{index}]: invalid HTTP method {method:?}")]
     InvalidMethod {
@@ -307,8 +289,8 @@ impl LoadStats {
         }
     }
 
-    /// Adds `other`'s counts and elapsed time to these. Per-template counts are added by
-    /// position when both sides list the same labels in the same order, by label otherwise.
+    /// Adds `other`'s counts and elapsed time to these. A per-template entry is added to the
+    /// one at the same position when the labels agree, else to the first with its label.
     pub fn merge(&mut self, other: &LoadStats) {
         self.requests += other.requests;
         self.ok += other.ok;
@@ -321,25 +303,16 @@ impl LoadStats {
             self.add_error_sample(message);
         }
         self.elapsed += other.elapsed;
-        let same_layout = self.per_template.len() == other.per_template.len()
-            && self
-                .per_template
-                .iter()
-                .zip(&other.per_template)
-                .all(|(a, b)| a.label == b.label);
-        if same_layout {
-            for (mine, theirs) in self.per_template.iter_mut().zip(&other.per_template) {
-                mine.requests += theirs.requests;
-                mine.failures += theirs.failures;
-            }
-            return;
-        }
-        for theirs in &other.per_template {
-            match self
-                .per_template
-                .iter_mut()
-                .find(|t| t.label == theirs.label)
-            {
+        for (position, theirs) in other.per_template.iter().enumerate() {
+            let same_position = self.per_template.get(position).map(|t| &t.label);
+            let mine = if same_position == Some(&theirs.label) {
+                self.per_template.get_mut(position)
+            } else {
+                self.per_template
+                    .iter_mut()
+                    .find(|t| t.label == theirs.label)
+            };
+            match mine {
                 Some(mine) => {
                     mine.requests += theirs.requests;
                     mine.failures += theirs.failures;
@@ -360,7 +333,7 @@ impl LoadStats {
     fn record(&mut self, template: usize, outcome: Outcome) {
         self.requests += 1;
         let failed = match outcome {
-            Outcome::Status(status) => {
+            Ok(status) => {
                 *self.status_counts.entry(status).or_default() += 1;
                 if (200..300).contains(&status) {
                     self.ok += 1;
@@ -370,7 +343,7 @@ impl LoadStats {
                     true
                 }
             }
-            Outcome::Error(message) => {
+            Err(message) => {
                 self.errors += 1;
                 self.add_error_sample(&message);
                 true
@@ -383,13 +356,8 @@ impl LoadStats {
     }
 }
 
-/// How one request ended.
-enum Outcome {
-    /// A complete answer with this status.
-    Status(u16),
-    /// No complete answer.
-    Error(String),
-}
+/// How one request ended: the status of a complete answer, or why there was none.
+type Outcome = Result<u16, String>;
 
 /// An error and its sources, as one line.
 fn describe(err: &dyn std::error::Error) -> String {
@@ -407,6 +375,7 @@ fn describe(err: &dyn std::error::Error) -> String {
 }
 
 /// An open keep-alive connection and the task that drives it.
+#[derive(Debug)]
 struct Conn {
     sender: http1::SendRequest<Full<Bytes>>,
     task: JoinHandle<()>,
@@ -540,7 +509,7 @@ impl RunShared {
 
 /// One virtual user: a connection slot and, with cookies on, its jar. The jar outlives
 /// re-opened connections, as a browser's would.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Slot {
     conn: Option<Conn>,
     jar: BTreeMap<String, String>,
@@ -564,10 +533,11 @@ impl Slot {
             }
         }
         shared.connected.store(true, Ordering::Relaxed);
-        match self.conn.as_mut() {
-            Some(conn) => Ok(&mut conn.sender),
-            None => Err("connection lost".to_owned()),
-        }
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| "connection lost".to_owned())?;
+        Ok(&mut conn.sender)
     }
 
     /// Sends request `index` with template `template` and reads the whole answer.
@@ -577,17 +547,10 @@ impl Slot {
             let pairs: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             pairs.join("; ")
         });
-        let mut request = match build_request(rendered, &shared.host, cookies) {
-            Ok(request) => request,
-            Err(message) => return Outcome::Error(message),
-        };
+        let mut request = build_request(rendered, &shared.host, cookies)?;
         let mut resent = false;
         loop {
-            let sender = match self.sender(shared).await {
-                Ok(sender) => sender,
-                Err(message) => return Outcome::Error(message),
-            };
-            match sender.try_send_request(request).await {
+            match self.sender(shared).await?.try_send_request(request).await {
                 Ok(response) => return self.read_response(shared, response).await,
                 Err(mut error) => {
                     self.conn = None;
@@ -597,9 +560,7 @@ impl Slot {
                             resent = true;
                             request = unsent;
                         }
-                        _ => {
-                            return Outcome::Error(format!("request: {}", describe(error.error())))
-                        }
+                        _ => return Err(format!("request: {}", describe(error.error()))),
                     }
                 }
             }
@@ -623,10 +584,10 @@ impl Slot {
         while let Some(frame) = body.frame().await {
             if let Err(error) = frame {
                 self.conn = None;
-                return Outcome::Error(format!("response body: {}", describe(&error)));
+                return Err(format!("response body: {}", describe(&error)));
             }
         }
-        Outcome::Status(status)
+        Ok(status)
     }
 }
 
@@ -640,17 +601,13 @@ async fn worker(shared: Arc<RunShared>, mut slot: Slot) -> (Slot, LoadStats) {
             break;
         }
         let template = (index % len) as usize;
-        let outcome = match tokio::time::timeout(
-            shared.timeout,
-            slot.request(&shared, template, index),
-        )
-        .await
-        {
+        let attempt = slot.request(&shared, template, index);
+        let outcome = match tokio::time::timeout(shared.timeout, attempt).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 // The connection may still carry the late answer: never reuse it.
                 slot.conn = None;
-                Outcome::Error(format!("timed out after {:?}", shared.timeout))
+                Err(format!("timed out after {:?}", shared.timeout))
             }
         };
         stats.record(template, outcome);
@@ -661,6 +618,7 @@ async fn worker(shared: Arc<RunShared>, mut slot: Slot) -> (Slot, LoadStats) {
 /// Drives HTTP load at one app over a fixed set of keep-alive connections.
 ///
 /// Must be used inside a Tokio runtime; connections are driven by spawned tasks.
+#[derive(Debug)]
 pub struct LoadGenerator {
     addr: SocketAddr,
     host: HeaderValue,
@@ -670,25 +628,17 @@ pub struct LoadGenerator {
     issued: u64,
 }
 
-impl std::fmt::Debug for LoadGenerator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadGenerator")
-            .field("addr", &self.addr)
-            .field("config", &self.config)
-            .field("issued", &self.issued)
-            .finish_non_exhaustive()
-    }
-}
-
 fn validate(config: &LoadConfig) -> Result<(), LoadError> {
     if config.requests.is_empty() {
-        return Err(LoadError::NoRequests);
+        return Err(LoadError::InvalidConfig("no requests"));
     }
     if config.concurrency == 0 {
-        return Err(LoadError::ZeroConcurrency);
+        return Err(LoadError::InvalidConfig("concurrency must be at least 1"));
     }
     if config.request_timeout.is_zero() {
-        return Err(LoadError::ZeroTimeout);
+        return Err(LoadError::InvalidConfig(
+            "request timeout must be above zero",
+        ));
     }
     for (index, template) in config.requests.iter().enumerate() {
         if Method::from_bytes(template.method.as_bytes()).is_err() {
@@ -718,7 +668,14 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
             };
             let parsed = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| invalid("not a valid header name".to_owned()))?;
-            if RESERVED_HEADERS.contains(&parsed.as_str()) {
+            // These would break message framing or keep-alive, and so the request counts.
+            let reserved = [
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "upgrade",
+            ];
+            if reserved.contains(&parsed.as_str()) {
                 return Err(invalid("set by the load generator itself".to_owned()));
             }
             HeaderValue::from_str(value)
@@ -803,18 +760,14 @@ impl LoadGenerator {
         stats.elapsed = started.elapsed();
         self.issued = shared.next.load(Ordering::Relaxed).min(end);
         if !shared.connected.load(Ordering::Relaxed) {
-            let source = shared
+            let first = shared
                 .first_connect_error
                 .lock()
                 .ok()
-                .and_then(|mut first| first.take())
-                .unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::TimedOut, "no connection could be opened")
-                });
-            return Err(LoadError::Connect {
-                addr: self.addr,
-                source,
-            });
+                .and_then(|mut e| e.take());
+            let source = first.unwrap_or_else(|| io::ErrorKind::TimedOut.into());
+            let addr = self.addr;
+            return Err(LoadError::Connect { addr, source });
         }
         Ok(stats)
     }
@@ -823,16 +776,6 @@ impl LoadGenerator {
     /// included.
     pub fn issued(&self) -> u64 {
         self.issued
-    }
-
-    /// The address load is sent to.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The config in use.
-    pub fn config(&self) -> &LoadConfig {
-        &self.config
     }
 
     /// Closes every connection and waits until their sockets are released.

@@ -48,6 +48,7 @@ const server = http.createServer((req, res) => {
     setTimeout(() => res.end(' part two'), delay);
   });
 });
+server.keepAliveTimeout = Number(process.env.KEEP_ALIVE_MS || 5000);
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 "#;
 
@@ -60,11 +61,17 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with_keep_alive(Duration::from_secs(5))
+    }
+
+    /// A server that closes connections idle for `keep_alive`.
+    fn start_with_keep_alive(keep_alive: Duration) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = dir.path().join("server.js");
         std::fs::write(&script, SERVER).expect("write server script");
         let mut child = Command::new("node")
             .arg(&script)
+            .env("KEEP_ALIVE_MS", keep_alive.as_millis().to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -131,6 +138,8 @@ async fn exact_counts_per_template_across_runs() {
     put.body = Some(BodyTemplate::Text("text {i}".to_owned()));
     let templates = vec![template("GET", "/a"), post, put];
     let mut load = LoadGenerator::new(server.addr, config(8, templates)).expect("valid config");
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&load.run(0)); // a run can be spawned on a multi-thread runtime
 
     let warmup = load.run(10).await.expect("warm-up");
     assert_eq!(warmup.requests, 10);
@@ -280,6 +289,26 @@ async fn connections_closed_by_the_server_are_reopened() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_closed_between_runs_are_reopened() {
+    let server = Server::start_with_keep_alive(Duration::from_millis(100));
+    let mut load =
+        LoadGenerator::new(server.addr, config(4, vec![template("GET", "/a")])).expect("valid");
+    let first = load.run(40).await.expect("first run");
+    // Node closes idle sockets somewhat after keepAliveTimeout; wait well past it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = load.run(40).await.expect("second run");
+    assert_eq!(
+        (first.ok, second.ok, second.errors),
+        (40, 40, 0),
+        "{second:?}"
+    );
+    let seen = server.stats();
+    assert_eq!(seen["counts"]["GET /a"], json!(80));
+    assert_eq!(seen["sockets"], json!(8));
+    load.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timed_out_requests_count_as_errors_and_drop_the_connection() {
     let server = Server::start();
     let mut cfg = config(
@@ -336,6 +365,6 @@ fn invalid_templates_are_rejected_up_front() {
     ));
     assert!(matches!(
         LoadGenerator::new(addr, config(0, vec![template("GET", "/")])),
-        Err(LoadError::ZeroConcurrency)
+        Err(LoadError::InvalidConfig(_))
     ));
 }
