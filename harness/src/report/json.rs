@@ -1,0 +1,122 @@
+//! The JSON report of `leakgate run`: the contract CI tools and scripts read. Fields are only
+//! ever added, never renamed.
+
+use serde::Serialize;
+
+use crate::analysis::{CheckpointMemory, Suspect};
+use crate::runner::{SpecRun, Timings};
+
+/// One suspect in the JSON report.
+#[derive(Debug, Serialize)]
+pub struct SuspectJson {
+    /// DevTools class name.
+    pub class: String,
+    /// Surviving new objects per 1000 requests.
+    pub per_1k_requests: f64,
+    /// Their self size per request, bytes.
+    pub bytes_per_request: f64,
+    /// Survivors first seen in each interval (the last unverified).
+    pub survivors_by_interval: Vec<u64>,
+    /// Live count change in each interval.
+    pub count_growth_by_interval: Vec<i64>,
+}
+
+/// One spec in the JSON report of `leakgate run`.
+#[derive(Debug, Serialize)]
+pub struct SpecJson {
+    /// The spec's name.
+    pub name: String,
+    /// The spec file.
+    pub file: String,
+    /// `leak`, `clean` or `error`.
+    pub verdict: &'static str,
+    /// `leak` or `clean`.
+    pub expect: &'static str,
+    /// Whether the verdict met `expect`.
+    pub passed: bool,
+    /// JS heap growth per request (slope over the checkpoints), bytes.
+    pub heap_bytes_per_request: Option<f64>,
+    /// Array-buffer growth per request, bytes.
+    pub array_buffer_bytes_per_request: Option<f64>,
+    /// Why there is no verdict, when there is none.
+    pub error: Option<String>,
+    /// Suspect classes, worst first.
+    pub suspects: Vec<SuspectJson>,
+    /// Why the verdict is what it is.
+    pub reasons: Vec<String>,
+    /// Measured requests (warm-up excluded).
+    pub requests: u64,
+    /// Failed measured requests.
+    pub failed_requests: u64,
+    /// Memory at each snapshot.
+    pub checkpoints: Vec<CheckpointMemory>,
+    /// Where the time went.
+    pub timings: Option<Timings>,
+    /// Heap snapshots kept for inspection in Chrome DevTools.
+    pub snapshots: Vec<String>,
+}
+
+/// The JSON report of `leakgate run`.
+#[derive(Debug, Serialize)]
+pub struct RunJson {
+    /// One entry per spec, in run order.
+    pub specs: Vec<SpecJson>,
+}
+
+impl SpecJson {
+    /// The JSON form of one run.
+    pub fn from_run(run: &SpecRun) -> SpecJson {
+        let mut out = SpecJson {
+            name: run.name.clone(),
+            file: run.file.display().to_string(),
+            verdict: "error",
+            expect: run.expect.as_str(),
+            passed: run.passed(),
+            heap_bytes_per_request: None,
+            array_buffer_bytes_per_request: None,
+            error: None,
+            suspects: Vec::new(),
+            reasons: Vec::new(),
+            requests: 0,
+            failed_requests: 0,
+            checkpoints: Vec::new(),
+            timings: None,
+            snapshots: Vec::new(),
+        };
+        match &run.outcome {
+            Err(e) => out.error = Some(e.to_string()),
+            Ok(m) => {
+                out.verdict = m.analysis.verdict.as_str();
+                out.heap_bytes_per_request = Some(round2(m.analysis.heap.per_request));
+                out.array_buffer_bytes_per_request =
+                    Some(round2(m.analysis.array_buffers.per_request));
+                out.suspects = m.analysis.suspects.iter().map(suspect_json).collect();
+                out.reasons = m.analysis.reasons.clone();
+                out.requests = m.load.requests;
+                out.failed_requests = m.load.failures();
+                out.checkpoints = m.memory.clone();
+                out.timings = Some(m.timings);
+                out.snapshots = m
+                    .kept_snapshots
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+            }
+        }
+        out
+    }
+}
+
+fn suspect_json(s: &Suspect) -> SuspectJson {
+    SuspectJson {
+        class: s.class.clone(),
+        per_1k_requests: round2(s.per_1k_requests),
+        bytes_per_request: round2(s.bytes_per_request),
+        survivors_by_interval: s.survivors_by_interval.clone(),
+        count_growth_by_interval: s.count_growth_by_interval.clone(),
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
