@@ -185,7 +185,12 @@ pub fn run_spec(spec: &Spec, options: &RunOptions) -> SpecRun {
         .enable_all()
         .build()
         .map_err(RunError::Runtime)
-        .and_then(|rt| rt.block_on(run_async(spec, options)));
+        .and_then(|rt| {
+            rt.block_on(async {
+                let plan = MeasurePlan::of(spec);
+                measure(spec, &plan, options).await
+            })
+        });
     SpecRun {
         name: spec.name.clone(),
         file: spec.file.clone(),
@@ -200,10 +205,15 @@ struct WorkDir {
     _temp: Option<tempfile::TempDir>,
 }
 
-fn work_dir(spec: &Spec, options: &RunOptions) -> Result<WorkDir, RunError> {
+fn work_dir(spec: &Spec, label: &str, options: &RunOptions) -> Result<WorkDir, RunError> {
     match &options.artifacts_dir {
         Some(root) => {
-            let path = root.join(safe_name(&spec.name));
+            let name = if label.is_empty() {
+                safe_name(&spec.name)
+            } else {
+                format!("{}-{}", safe_name(&spec.name), safe_name(label))
+            };
+            let path = root.join(name);
             std::fs::create_dir_all(&path).map_err(|source| RunError::Folder {
                 path: path.clone(),
                 source,
@@ -239,10 +249,39 @@ pub fn safe_name(name: &str) -> String {
         .collect()
 }
 
-async fn run_async(spec: &Spec, options: &RunOptions) -> Result<Box<Measured>, RunError> {
+/// What one measured session drives: the spec's load, or a variation of it used to explain a
+/// leak (one request kind alone, or with V8's allocation tracking on).
+#[derive(Debug, Clone)]
+pub struct MeasurePlan {
+    /// The load to drive.
+    pub load: crate::load::LoadConfig,
+    /// Turn on V8's allocation tracking after the warm-up, so that the snapshots record an
+    /// allocation stack for every object allocated while measured. Costly; off by default.
+    pub track_allocations: bool,
+    /// A suffix for the working folder, so that the sessions of one spec do not collide.
+    pub label: String,
+}
+
+impl MeasurePlan {
+    /// The plan of a normal run: the spec's own load, no tracking.
+    pub fn of(spec: &Spec) -> MeasurePlan {
+        MeasurePlan {
+            load: spec.load.clone(),
+            track_allocations: false,
+            label: String::new(),
+        }
+    }
+}
+
+/// One measured session: boot, warm up, checkpoints, judge.
+pub async fn measure(
+    spec: &Spec,
+    plan: &MeasurePlan,
+    options: &RunOptions,
+) -> Result<Box<Measured>, RunError> {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let dir = work_dir(spec, options)?;
+    let dir = work_dir(spec, &plan.label, options)?;
     let progress = |text: String| {
         if options.progress {
             eprintln!("leakgate: {}: {text}", spec.name);
@@ -268,7 +307,7 @@ async fn run_async(spec: &Spec, options: &RunOptions) -> Result<Box<Measured>, R
             .map_err(|error| inspector_error(&mut app, error))?,
     );
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, app.port()));
-    let mut load = LoadGenerator::new(addr, spec.load.clone()).map_err(|error| RunError::Load {
+    let mut load = LoadGenerator::new(addr, plan.load.clone()).map_err(|error| RunError::Load {
         error,
         log_tail: app.log_tail(LOG_TAIL_LINES),
     })?;
@@ -280,6 +319,17 @@ async fn run_async(spec: &Spec, options: &RunOptions) -> Result<Box<Measured>, R
         drive(&mut load, &mut app, &mut inspector, spec.warmup, "warm-up").await?;
     }
     timings.warmup = t.elapsed().as_secs_f64();
+    if plan.track_allocations {
+        if let Some(client) = inspector.as_mut() {
+            client
+                .call(
+                    "HeapProfiler.startTrackingHeapObjects",
+                    serde_json::json!({ "trackAllocations": true }),
+                )
+                .await
+                .map_err(|error| inspector_error(&mut app, error))?;
+        }
+    }
 
     let mut builder = DiffBuilder::new();
     let mut memory = Vec::new();
