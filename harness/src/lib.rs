@@ -17,6 +17,7 @@
 //! | [`load`] | the built-in HTTP load generator (hyper, keep-alive, exact request counts) |
 //! | [`snapshot`] | the streaming `.heapsnapshot` reader and the columnar heap graph |
 //! | [`analysis`] | class tables, survivors by id, growth per request, suspects, verdicts |
+//! | [`explain`] | explaining a found leak: retainers, allocation sites, the leaking request kind |
 //! | [`report`] | text and JSON reports |
 //! | [`runner`] | one live run of a spec: boot, load, checkpoints, analysis |
 //! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
@@ -28,6 +29,7 @@
 pub mod analysis;
 pub mod app;
 pub mod env;
+pub mod explain;
 pub mod inspector;
 pub mod load;
 pub mod report;

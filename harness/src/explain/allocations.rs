@@ -1,0 +1,1 @@
+//! Allocation sites of leaking objects (being written).
