@@ -8,8 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use leakgate::analysis::verdict::ENGINE_CLASSES;
 use leakgate::analysis::{summarize, DiffBuilder};
-use leakgate::report::{render_diff, render_run, render_summary, DiffJson, RunJson, SpecJson};
+use leakgate::explain::{retainers_of, GraphIndex, MAX_EXPLAINED_SUSPECTS};
+use leakgate::report::{
+    render_diff, render_retainers, render_run, render_summary, DiffJson, RunJson, SpecJson,
+};
 use leakgate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
 use leakgate::snapshot;
 use leakgate::spec::{discover, load_spec, Spec, SpecError};
@@ -178,11 +182,24 @@ fn diff(
     let last_graph = read(last)?;
     let diff = builder.finish(&last_graph);
     let growing = diff.growing_classes(min_survivors);
+    let retainers = if growing.is_empty() {
+        Vec::new()
+    } else {
+        let index = GraphIndex::new(&last_graph);
+        let classes: Vec<&str> = growing
+            .iter()
+            .filter(|g| !ENGINE_CLASSES.contains(&g.class.as_str()))
+            .take(MAX_EXPLAINED_SUSPECTS)
+            .map(|g| g.class.as_str())
+            .collect();
+        retainers_of(&last_graph, &diff, &index, &classes)
+    };
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let report = DiffJson {
         files: names.clone(),
         snapshots: &diff.snapshots,
         growing: &growing,
+        retainers: &retainers,
         classes: diff
             .classes
             .iter()
@@ -197,6 +214,7 @@ fn diff(
     }
     if json != Some(Path::new("-")) {
         print!("{}", render_diff(&names, &diff, &growing, top));
+        print!("{}", render_retainers(&retainers));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -85,6 +85,8 @@ pub struct Measured {
     pub measured_requests: u64,
     /// Where the time went.
     pub timings: Timings,
+    /// Retainer paths of the worst suspects (when a leak was found).
+    pub retainers: Vec<crate::explain::SuspectRetainers>,
     /// Snapshot files kept (see [`KeepSnapshots`]).
     pub kept_snapshots: Vec<PathBuf>,
 }
@@ -395,6 +397,7 @@ pub async fn measure(
     let last_graph = last_graph.unwrap_or_default();
     let diff = builder.finish(&last_graph);
     let analysis = judge(&diff, &memory, &spec.assert);
+    let retainers = crate::explain::retainers_of_suspects(&last_graph, &diff, &analysis.suspects);
     timings.analysis += t.elapsed().as_secs_f64();
 
     let passed = matches!(
@@ -421,6 +424,7 @@ pub async fn measure(
         measured_requests: measured.requests,
         load: measured,
         timings,
+        retainers,
         kept_snapshots: kept,
     }))
 }

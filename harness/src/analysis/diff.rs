@@ -254,3 +254,36 @@ impl Diff {
         out
     }
 }
+
+impl Diff {
+    /// The nodes of `last` (the graph this diff was finished with) of class `class` that were
+    /// first seen in a verified interval (`1..n-1`; with two snapshots, in the last one).
+    pub fn survivors_of(&self, last: &HeapGraph, class: &str) -> Vec<NodeIndex> {
+        let n = self.snapshots.len();
+        if n < 2 {
+            return Vec::new();
+        }
+        let (low, high) = if n >= 3 {
+            (
+                self.snapshots[0].max_heap_id,
+                self.snapshots[n - 2].max_heap_id,
+            )
+        } else {
+            (self.snapshots[0].max_heap_id, u32::MAX)
+        };
+        let classes = last.classify();
+        let Some(wanted) = classes.names.iter().position(|c| c == class) else {
+            return Vec::new();
+        };
+        classes
+            .of_node
+            .iter()
+            .enumerate()
+            .filter(|&(node, &c)| {
+                let id = last.node_id(node as NodeIndex);
+                c as usize == wanted && id % 2 == 1 && id > low && id <= high
+            })
+            .map(|(node, _)| node as NodeIndex)
+            .collect()
+    }
+}

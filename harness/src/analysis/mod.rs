@@ -5,6 +5,8 @@
 //! and the live runs.
 
 pub mod diff;
+pub mod dominators;
+pub mod retainers;
 pub mod summary;
 
 pub use diff::{ClassSeries, Diff, DiffBuilder, SnapshotFacts};

@@ -6,3 +6,85 @@
 //! them with `explain: always`); a passing clean run pays nothing.
 
 pub mod allocations;
+
+use serde::Serialize;
+
+use crate::analysis::dominators::{dominators, Dominators};
+use crate::analysis::retainers::{retainer_clusters, RetainerCluster, RootPaths};
+use crate::analysis::{Diff, Suspect};
+use crate::snapshot::HeapGraph;
+
+/// Suspects explained at most per run (the worst first).
+pub const MAX_EXPLAINED_SUSPECTS: usize = 5;
+/// Retainer clusters kept per suspect.
+pub const MAX_CLUSTERS: usize = 3;
+
+/// The retainer paths of one suspect class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuspectRetainers {
+    /// DevTools class name.
+    pub class: String,
+    /// Distinct paths, most objects first.
+    pub clusters: Vec<RetainerCluster>,
+}
+
+/// Shortest paths and dominators of one graph, computed once for all suspects.
+pub struct GraphIndex {
+    /// Shortest retaining paths from the root.
+    pub paths: RootPaths,
+    /// Dominator tree and retained sizes.
+    pub dominators: Dominators,
+}
+
+impl GraphIndex {
+    /// Computes both for `graph`.
+    pub fn new(graph: &HeapGraph) -> GraphIndex {
+        GraphIndex {
+            paths: RootPaths::new(graph),
+            dominators: dominators(graph),
+        }
+    }
+}
+
+/// Retainer clusters for the classes named, from the survivors of the verified intervals.
+pub fn retainers_of(
+    graph: &HeapGraph,
+    diff: &Diff,
+    index: &GraphIndex,
+    classes: &[&str],
+) -> Vec<SuspectRetainers> {
+    classes
+        .iter()
+        .map(|class| {
+            let nodes = diff.survivors_of(graph, class);
+            SuspectRetainers {
+                class: class.to_string(),
+                clusters: retainer_clusters(
+                    graph,
+                    &index.paths,
+                    Some(&index.dominators),
+                    &nodes,
+                    MAX_CLUSTERS,
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Retainers of a run's worst suspects.
+pub fn retainers_of_suspects(
+    graph: &HeapGraph,
+    diff: &Diff,
+    suspects: &[Suspect],
+) -> Vec<SuspectRetainers> {
+    if suspects.is_empty() {
+        return Vec::new();
+    }
+    let index = GraphIndex::new(graph);
+    let classes: Vec<&str> = suspects
+        .iter()
+        .take(MAX_EXPLAINED_SUSPECTS)
+        .map(|s| s.class.as_str())
+        .collect();
+    retainers_of(graph, diff, &index, &classes)
+}

@@ -19,6 +19,9 @@ pub struct SuspectJson {
     pub survivors_by_interval: Vec<u64>,
     /// Live count change in each interval.
     pub count_growth_by_interval: Vec<i64>,
+    /// How the survivors are held: shortest paths from a GC root, clustered, most objects
+    /// first.
+    pub retainers: Vec<crate::analysis::retainers::RetainerCluster>,
 }
 
 /// One spec in the JSON report of `leakgate run`.
@@ -90,7 +93,18 @@ impl SpecJson {
                 out.heap_bytes_per_request = Some(round2(m.analysis.heap.per_request));
                 out.array_buffer_bytes_per_request =
                     Some(round2(m.analysis.array_buffers.per_request));
-                out.suspects = m.analysis.suspects.iter().map(suspect_json).collect();
+                out.suspects = m
+                    .analysis
+                    .suspects
+                    .iter()
+                    .map(|s| {
+                        let mut json = suspect_json(s);
+                        if let Some(r) = m.retainers.iter().find(|r| r.class == s.class) {
+                            json.retainers = r.clusters.clone();
+                        }
+                        json
+                    })
+                    .collect();
                 out.reasons = m.analysis.reasons.clone();
                 out.requests = m.load.requests;
                 out.failed_requests = m.load.failures();
@@ -114,6 +128,7 @@ fn suspect_json(s: &Suspect) -> SuspectJson {
         bytes_per_request: round2(s.bytes_per_request),
         survivors_by_interval: s.survivors_by_interval.clone(),
         count_growth_by_interval: s.count_growth_by_interval.clone(),
+        retainers: Vec::new(),
     }
 }
 

@@ -71,6 +71,8 @@ pub struct DiffJson<'a> {
     pub snapshots: &'a [crate::analysis::SnapshotFacts],
     /// Classes whose survivors appear in every interval and whose count grows in each.
     pub growing: &'a [GrowingClass],
+    /// Retainer paths of the growing classes.
+    pub retainers: &'a [crate::explain::SuspectRetainers],
     /// Every class with any change or survivor after the first snapshot.
     pub classes: Vec<&'a crate::analysis::ClassSeries>,
 }
@@ -216,6 +218,7 @@ pub fn render_run(run: &SpecRun) -> String {
             let _ = writeln!(out, "  ... and {} more", a.suspects.len() - TEXT_SUSPECTS);
         }
     }
+    out.push_str(&render_retainers(&m.retainers));
     let t = &m.timings;
     let _ = writeln!(
         out,
@@ -224,6 +227,24 @@ pub fn render_run(run: &SpecRun) -> String {
     );
     for path in &m.kept_snapshots {
         let _ = writeln!(out, "  snapshot kept: {}", path.display());
+    }
+    out
+}
+
+/// The retainer paths of suspects, as text.
+pub fn render_retainers(retainers: &[crate::explain::SuspectRetainers]) -> String {
+    let mut out = String::new();
+    for r in retainers.iter().filter(|r| !r.clusters.is_empty()) {
+        let _ = writeln!(out, "  {} is retained by:", r.class);
+        for c in &r.clusters {
+            let _ = writeln!(
+                out,
+                "    {:>6} × {} (retaining {})",
+                c.count,
+                c.path,
+                human_bytes(c.retained_bytes as f64)
+            );
+        }
     }
     out
 }

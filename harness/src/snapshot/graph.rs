@@ -193,6 +193,12 @@ impl HeapGraph {
             .map_or("unknown", String::as_str)
     }
 
+    /// The raw `name_or_index` of edge `e`: a string index, or a number for element and hidden
+    /// edges.
+    pub fn edge_name_raw(&self, e: usize) -> u32 {
+        self.edge_name[e]
+    }
+
     /// The edge's name as DevTools shows it: a property or variable name, or `[index]` for
     /// element and hidden edges, whose `name_or_index` is a number.
     pub fn edge_name(&self, e: usize) -> Cow<'_, str> {

@@ -1,0 +1,280 @@
+//! Retainer paths: why a leaking object is still alive, as a developer would name it.
+//!
+//! A breadth-first search from the synthetic root over the edges that retain (weak edges do
+//! not) gives every object its distance from the GC roots and one shortest path to it. That
+//! path is long and mostly V8's business (`(GC roots)`, handle scopes, native contexts); the
+//! part a developer recognises starts at the last *anchor* on it: a variable in a closure's
+//! context (a module-level `const` is one), or a property of the global object. From there
+//! down, each step is written as `holder.edge` with element indexes and Map slots folded to
+//! `[]`, so the 3000 objects held by one array share one path, reported once with a count.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::dominators::Dominators;
+use crate::snapshot::{HeapGraph, NodeIndex};
+
+const NONE: u32 = u32::MAX;
+
+/// GC-root categories that reach nearly everything and tell a developer nothing; paths through
+/// them are used only when there is no other.
+const UNEXPLAINING_ROOTS: [&str; 10] = [
+    "(Internalized strings)",
+    "(External strings)",
+    "(Read-only roots)",
+    "(Startup object cache)",
+    "(Shareable object cache)",
+    "(Read-only object cache)",
+    "(Handle scope)",
+    "(Stack roots)",
+    "(Relocatable)",
+    "(Compilation cache)",
+];
+
+/// Steps kept below the anchor at most; deeper paths keep their last steps.
+pub const MAX_STEPS: usize = 8;
+
+/// Shortest retaining paths from the root.
+#[derive(Debug, Clone)]
+pub struct RootPaths {
+    /// The edge through which each node was first reached (`NONE` for the root and for
+    /// unreachable nodes).
+    parent_edge: Vec<u32>,
+    /// The node that edge comes from.
+    parent_node: Vec<NodeIndex>,
+    /// Distance from the root in edges (`u32::MAX` when unreachable).
+    pub distance: Vec<u32>,
+}
+
+impl RootPaths {
+    /// Breadth-first search from node 0 over non-weak edges, in two rounds: first without
+    /// entering the GC-root categories that hold everything and explain nothing (the string
+    /// table, the startup caches, handle scopes, the stack), then from those for whatever is
+    /// left. An object held both by a module variable and by the string table is so explained
+    /// by the variable. `distance` is the length of the path chosen.
+    pub fn new(graph: &HeapGraph) -> RootPaths {
+        let n = graph.node_count();
+        let weak = graph.type_codes().weak_edge;
+        let mut parent_edge = vec![NONE; n];
+        let mut parent_node = vec![NONE; n];
+        let mut distance = vec![u32::MAX; n];
+        if n == 0 {
+            return RootPaths {
+                parent_edge,
+                parent_node,
+                distance,
+            };
+        }
+        let deferred_root = |v: NodeIndex| {
+            graph.node_type_name(v) == "synthetic"
+                && UNEXPLAINING_ROOTS.contains(&graph.node_name(v))
+        };
+        let mut queue = std::collections::VecDeque::with_capacity(1024);
+        let mut deferred: Vec<NodeIndex> = Vec::new();
+        distance[0] = 0;
+        queue.push_back(0u32);
+        for round in 0..2 {
+            if round == 1 {
+                queue.extend(deferred.iter().copied());
+            }
+            while let Some(v) = queue.pop_front() {
+                if round == 0 && deferred_root(v) {
+                    deferred.push(v);
+                    continue;
+                }
+                let d = distance[v as usize] + 1;
+                for e in graph.edges(v) {
+                    if Some(graph.edge_type_code(e)) == weak {
+                        continue;
+                    }
+                    let w = graph.edge_to(e) as usize;
+                    if distance[w] == u32::MAX {
+                        distance[w] = d;
+                        parent_edge[w] = e as u32;
+                        parent_node[w] = v;
+                        queue.push_back(w as u32);
+                    }
+                }
+            }
+        }
+        RootPaths {
+            parent_edge,
+            parent_node,
+            distance,
+        }
+    }
+
+    /// The edges from the root to `node`, root first; empty when unreachable.
+    pub fn path_to(&self, node: NodeIndex) -> Vec<(NodeIndex, usize)> {
+        let mut steps = Vec::new();
+        let mut v = node;
+        while self.parent_edge.get(v as usize).is_some_and(|&e| e != NONE) {
+            let from = self.parent_node[v as usize];
+            steps.push((from, self.parent_edge[v as usize] as usize));
+            v = from;
+            if steps.len() > self.distance.len() {
+                break;
+            }
+        }
+        steps.reverse();
+        steps
+    }
+}
+
+/// One retainer path shared by many leaking objects.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetainerCluster {
+    /// The path, e.g. `requestLogs → Array.elements → (array)[] → Object`.
+    pub path: String,
+    /// Leaking objects held this way.
+    pub count: u64,
+    /// Their summed retained size in bytes.
+    pub retained_bytes: u64,
+}
+
+/// Clusters the retainer paths of `nodes` (survivors of one class), most objects first.
+pub fn retainer_clusters(
+    graph: &HeapGraph,
+    paths: &RootPaths,
+    dominators: Option<&Dominators>,
+    nodes: &[NodeIndex],
+    max_clusters: usize,
+) -> Vec<RetainerCluster> {
+    let mut by_path: HashMap<String, (u64, u64)> = HashMap::new();
+    for &node in nodes {
+        let text = describe_path(graph, &paths.path_to(node), node);
+        let retained = dominators.map_or(u64::from(graph.self_size(node)), |d| {
+            d.retained[node as usize]
+        });
+        let entry = by_path.entry(text).or_default();
+        entry.0 += 1;
+        entry.1 += retained;
+    }
+    let mut clusters: Vec<RetainerCluster> = by_path
+        .into_iter()
+        .map(|(path, (count, retained_bytes))| RetainerCluster {
+            path,
+            count,
+            retained_bytes,
+        })
+        .collect();
+    clusters.sort_by(|a, b| b.count.cmp(&a.count).then(a.path.cmp(&b.path)));
+    clusters.truncate(max_clusters);
+    clusters
+}
+
+/// Writes the developer-facing part of a root path to `node`.
+pub fn describe_path(graph: &HeapGraph, steps: &[(NodeIndex, usize)], node: NodeIndex) -> String {
+    if steps.is_empty() {
+        return format!("(unreachable) {}", class_of(graph, node));
+    }
+    // The last anchor: a closure-context variable or a property of a global object.
+    let anchor = steps
+        .iter()
+        .rposition(|&(from, e)| is_anchor(graph, from, e))
+        .unwrap_or(0);
+    // Runs of the same step (a linked list: `_idleNext` after `_idleNext`) are one step,
+    // however long; compared on raw indexes so that long chains cost no formatting.
+    let key = |&(from, e): &(NodeIndex, usize)| {
+        (
+            graph.node_type_code(from),
+            graph.node_name_index(from),
+            graph.edge_type_code(e),
+            graph.edge_name_raw(e),
+        )
+    };
+    let mut runs: Vec<(&(NodeIndex, usize), bool)> = Vec::new();
+    for step in &steps[anchor..] {
+        match runs.last_mut() {
+            Some((last, repeated)) if key(last) == key(step) => *repeated = true,
+            _ => runs.push((step, false)),
+        }
+    }
+    let mut parts: Vec<String> = Vec::with_capacity(MAX_STEPS + 2);
+    let skip = runs.len().saturating_sub(MAX_STEPS);
+    for (i, &(&(from, e), repeated)) in runs.iter().enumerate() {
+        if i > 0 && i < skip {
+            if i == 1 {
+                parts.push("…".to_string());
+            }
+            continue;
+        }
+        let name = edge_label(graph, e);
+        let mut part = if i == 0 && graph.edge_type_name(e) == "context" {
+            format!("{name} (closure variable)")
+        } else if i == 0 && is_global(graph, from) {
+            format!("globalThis.{name}")
+        } else {
+            format!("{}{}", class_of(graph, from), join_edge(&name))
+        };
+        if repeated {
+            part.push('…');
+        }
+        parts.push(part);
+    }
+    parts.push(class_of(graph, node));
+    parts.join(" → ")
+}
+
+fn join_edge(name: &str) -> String {
+    if name.starts_with('[') {
+        name.to_string()
+    } else {
+        format!(".{name}")
+    }
+}
+
+/// An edge's name with indexes folded, so that siblings share a path.
+fn edge_label(graph: &HeapGraph, e: usize) -> String {
+    match graph.edge_type_name(e) {
+        "element" | "hidden" => "[]".to_string(),
+        _ => {
+            let name = graph.edge_name(e);
+            if name.is_empty() || name.bytes().all(|b| b.is_ascii_digit()) {
+                "[]".to_string()
+            } else if looks_like_data(&name) {
+                // A dictionary key (a session id, a label set): data, not a name in the code.
+                "[key]".to_string()
+            } else {
+                name.into_owned()
+            }
+        }
+    }
+}
+
+/// Whether a property name is data used as a key rather than a name written in the code.
+fn looks_like_data(name: &str) -> bool {
+    let digits = name.bytes().any(|b| b.is_ascii_digit());
+    name.len() > 40
+        || (name.len() >= 20 && digits)
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b' ')
+}
+
+fn is_anchor(graph: &HeapGraph, from: NodeIndex, e: usize) -> bool {
+    match graph.edge_type_name(e) {
+        "context" => {
+            let name = graph.edge_name(e);
+            // V8's own context slots are not variables people wrote.
+            !name.is_empty() && !name.starts_with('.') && !name.starts_with('#')
+        }
+        "property" => is_global(graph, from),
+        _ => false,
+    }
+}
+
+fn is_global(graph: &HeapGraph, n: NodeIndex) -> bool {
+    let name = graph.node_name(n);
+    graph.node_type_name(n) == "object"
+        && (name == "global" || name.starts_with("global /") || name == "Window")
+}
+
+/// The DevTools class of one node.
+fn class_of(graph: &HeapGraph, n: NodeIndex) -> String {
+    match graph.node_type_name(n) {
+        "object" | "native" => graph.node_name(n).to_string(),
+        other => crate::snapshot::type_label(other),
+    }
+}
