@@ -19,7 +19,7 @@ use crate::app::{self, AppConfig, AppError, AppProcess};
 use crate::inspector::{Inspector, InspectorError};
 use crate::load::{LoadError, LoadGenerator, LoadStats};
 use crate::snapshot::{self, HeapGraph, SnapshotError};
-use crate::spec::{Expectation, Spec};
+use crate::spec::{Expectation, Explain, Spec};
 
 /// Largest share of failed requests (non-2xx or errors) a run accepts before it is an error
 /// rather than a verdict: an app that fails requests is not doing the work being measured.
@@ -64,6 +64,8 @@ pub struct Timings {
     pub snapshots: f64,
     /// Reading snapshots, diffing and judging, seconds.
     pub analysis: f64,
+    /// Extra runs that explain a leak (request kinds, allocation sites), seconds.
+    pub explain: f64,
     /// The whole run, seconds.
     pub total: f64,
 }
@@ -87,6 +89,10 @@ pub struct Measured {
     pub timings: Timings,
     /// Retainer paths of the worst suspects (when a leak was found).
     pub retainers: Vec<crate::explain::SuspectRetainers>,
+    /// Each request kind run alone (mixed specs, when a leak is explained).
+    pub request_kinds: Vec<crate::explain::requests::RequestKindResult>,
+    /// The request kinds that leak on their own (`None` when not attributed).
+    pub leaking_requests: Option<Vec<String>>,
     /// Snapshot files kept (see [`KeepSnapshots`]).
     pub kept_snapshots: Vec<PathBuf>,
 }
@@ -190,7 +196,9 @@ pub fn run_spec(spec: &Spec, options: &RunOptions) -> SpecRun {
         .and_then(|rt| {
             rt.block_on(async {
                 let plan = MeasurePlan::of(spec);
-                measure(spec, &plan, options).await
+                let mut measured = measure(spec, &plan, options).await?;
+                explain(spec, &mut measured, options).await;
+                Ok(measured)
             })
         });
     SpecRun {
@@ -198,6 +206,26 @@ pub fn run_spec(spec: &Spec, options: &RunOptions) -> SpecRun {
         file: spec.file.clone(),
         expect: spec.expect,
         outcome,
+    }
+}
+
+/// Adds the explanations that need more runs, when the spec's `explain` asks for them.
+async fn explain(spec: &Spec, measured: &mut Measured, options: &RunOptions) {
+    let wanted = match spec.explain {
+        Explain::Never => false,
+        Explain::Always => true,
+        Explain::Auto => measured.analysis.verdict == crate::analysis::Verdict::Leak,
+    };
+    if !wanted {
+        return;
+    }
+    if crate::explain::requests::request_kinds(spec).len() > 1 {
+        let t = Instant::now();
+        let results = crate::explain::requests::attribute(spec, options).await;
+        measured.leaking_requests = Some(crate::explain::requests::leaking_requests(&results));
+        measured.request_kinds = results;
+        measured.timings.explain += t.elapsed().as_secs_f64();
+        measured.timings.total += t.elapsed().as_secs_f64();
     }
 }
 
@@ -425,6 +453,8 @@ pub async fn measure(
         load: measured,
         timings,
         retainers,
+        request_kinds: Vec::new(),
+        leaking_requests: None,
         kept_snapshots: kept,
     }))
 }

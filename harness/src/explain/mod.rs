@@ -6,6 +6,7 @@
 //! them with `explain: always`); a passing clean run pays nothing.
 
 pub mod allocations;
+pub mod requests;
 
 use serde::Serialize;
 

@@ -55,6 +55,11 @@ pub struct SpecJson {
     pub checkpoints: Vec<CheckpointMemory>,
     /// Where the time went.
     pub timings: Option<Timings>,
+    /// The request kinds that leak on their own, as `METHOD path-template` (only for specs
+    /// with several kinds, once a leak was found).
+    pub leaking_requests: Option<Vec<String>>,
+    /// Each request kind run alone.
+    pub request_kinds: Vec<crate::explain::requests::RequestKindResult>,
     /// Heap snapshots kept for inspection in Chrome DevTools.
     pub snapshots: Vec<String>,
 }
@@ -84,6 +89,8 @@ impl SpecJson {
             failed_requests: 0,
             checkpoints: Vec::new(),
             timings: None,
+            leaking_requests: None,
+            request_kinds: Vec::new(),
             snapshots: Vec::new(),
         };
         match &run.outcome {
@@ -110,6 +117,8 @@ impl SpecJson {
                 out.failed_requests = m.load.failures();
                 out.checkpoints = m.memory.clone();
                 out.timings = Some(m.timings);
+                out.leaking_requests = m.leaking_requests.clone();
+                out.request_kinds = m.request_kinds.clone();
                 out.snapshots = m
                     .kept_snapshots
                     .iter()

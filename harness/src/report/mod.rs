@@ -219,11 +219,24 @@ pub fn render_run(run: &SpecRun) -> String {
         }
     }
     out.push_str(&render_retainers(&m.retainers));
+    if !m.request_kinds.is_empty() {
+        let _ = writeln!(out, "  each request kind alone:");
+        for k in &m.request_kinds {
+            let detail = match (&k.top_suspect, k.heap_bytes_per_request) {
+                (Some((class, rate)), Some(heap)) => {
+                    format!("heap {heap:+.1} B/request, `{class}` {rate:.1} per 1000")
+                }
+                (None, Some(heap)) => format!("heap {heap:+.1} B/request"),
+                _ => k.error.clone().unwrap_or_default(),
+            };
+            let _ = writeln!(out, "    {:<6} {}: {detail}", k.verdict, k.request);
+        }
+    }
     let t = &m.timings;
     let _ = writeln!(
         out,
-        "  time {:.1} s: boot {:.1}, warm-up {:.1}, load {:.1}, snapshots {:.1}, analysis {:.1}",
-        t.total, t.boot, t.warmup, t.load, t.snapshots, t.analysis
+        "  time {:.1} s: boot {:.1}, warm-up {:.1}, load {:.1}, snapshots {:.1}, analysis {:.1}, explain {:.1}",
+        t.total, t.boot, t.warmup, t.load, t.snapshots, t.analysis, t.explain
     );
     for path in &m.kept_snapshots {
         let _ = writeln!(out, "  snapshot kept: {}", path.display());

@@ -12,7 +12,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::locate::Cx;
 use super::{
-    parse_duration, AppSpec, Expectation, Spec, SpecError, SpecLines, Thresholds,
+    parse_duration, AppSpec, Expectation, Explain, Spec, SpecError, SpecLines, Thresholds,
     DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY, DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST,
     DEFAULT_MAX_HEAP_BYTES_PER_REQUEST, DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS,
     DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP, MAX_CONCURRENCY, METHODS,
@@ -31,6 +31,7 @@ pub(super) struct RawSpec {
     expect: Option<Spanned<String>>,
     slow: Option<bool>,
     report_snapshot: Option<bool>,
+    explain: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +131,19 @@ impl Cx<'_> {
                 );
             }
         };
+        let explain = match raw.explain.as_ref().map(|e| e.value.as_str()) {
+            None | Some("auto") => Explain::Auto,
+            Some("always") => Explain::Always,
+            Some("never") => Explain::Never,
+            Some(other) => {
+                let message =
+                    format!("`explain` must be one of: auto, always, never (found `{other}`)");
+                return self.fail(
+                    raw.explain.map_or(Location::UNKNOWN, |e| e.referenced),
+                    message,
+                );
+            }
+        };
         let checkpoints = match raw.checkpoints {
             None => DEFAULT_CHECKPOINTS.to_vec(),
             Some(list) => self.checkpoints(list)?,
@@ -146,6 +160,7 @@ impl Cx<'_> {
             expect,
             slow: raw.slow.unwrap_or(false),
             report_snapshot: raw.report_snapshot.unwrap_or(true),
+            explain,
             lines: SpecLines {
                 expect: line_of("expect"),
                 app: line_of("app"),

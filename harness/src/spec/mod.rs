@@ -64,6 +64,19 @@ pub const DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS: f64 = 5.0;
 /// HTTP methods a request may use.
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
+/// When the extra runs that explain a leak happen (`explain:` in a spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Explain {
+    /// When a leak is found (the default): a passing clean run pays nothing.
+    #[default]
+    Auto,
+    /// Always, even on a clean verdict.
+    Always,
+    /// Never: only the verdict and the retainer paths of the normal run.
+    Never,
+}
+
 /// A validated spec, ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -87,6 +100,8 @@ pub struct Spec {
     pub slow: bool,
     /// Whether the stable report is snapshot-tested.
     pub report_snapshot: bool,
+    /// When to explain a leak (retainers, allocation sites, the leaking request kind).
+    pub explain: Explain,
     /// Where some keys are, for annotations on the spec file.
     pub lines: SpecLines,
 }

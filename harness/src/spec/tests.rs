@@ -266,7 +266,7 @@ fn errors_point_at_the_offending_key_or_value() {
         ),
         (
             minimal_with("chekpoints: [1, 2, 3]\n"),
-            "5:1: unknown key `chekpoints` at the top level; valid keys: name, app, load, checkpoints, assert, expect, slow, report_snapshot".into(),
+            "5:1: unknown key `chekpoints` at the top level; valid keys: name, app, load, checkpoints, assert, expect, slow, report_snapshot, explain".into(),
         ),
         (
             "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, jsn: 1}\n".into(),
@@ -291,6 +291,10 @@ fn errors_point_at_the_offending_key_or_value() {
             "3:9: `app.port` must be from 1 to 65535 (leave it out to get a free port in PORT)".into(),
         ),
         (minimal_with("slow: maybe\n"), "5:7: `slow` must be true or false (found `maybe`)".into()),
+        (
+            minimal_with("explain: sometimes\n"),
+            "5:10: `explain` must be one of: auto, always, never (found `sometimes`)".into(),
+        ),
         (minimal_with("checkpoints: 5\n"), "5:14: `checkpoints` must be a list (found `5`)".into()),
         (
             "app: {script: ../app/server.js}\nload:\n  warmup: -1\n  requests: [/]\n".into(),
