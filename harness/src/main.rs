@@ -280,6 +280,12 @@ fn run(
         write_report_dir(dir, &pairs, report)?;
     }
     if let Some(out) = outputs.junit {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| CliError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
         write_file(out, &render_junit(&pairs))?;
     }
     if settings.github_actions {

@@ -162,7 +162,11 @@ pub fn step_summary(runs: &[(&Spec, &SpecRun)]) -> String {
                     format!("{:+.1}", a.heap.per_request),
                     format!("{:+.1}", a.array_buffers.per_request),
                     a.suspects.first().map_or("–".to_string(), |s| {
-                        format!("{} ({:.1} per 1k)", escape_cell(&s.class), s.per_1k_requests)
+                        format!(
+                            "{} ({:.1} per 1k)",
+                            escape_cell(&s.class),
+                            s.per_1k_requests
+                        )
                     }),
                     format!("{:.1} s", m.timings.total),
                 ]
@@ -186,7 +190,10 @@ mod tests {
 
     #[test]
     fn messages_and_properties_are_escaped() {
-        assert_eq!(escape_data("50% of\r\nrequests: a,b"), "50%25 of%0D%0Arequests: a,b");
+        assert_eq!(
+            escape_data("50% of\r\nrequests: a,b"),
+            "50%25 of%0D%0Arequests: a,b"
+        );
         assert_eq!(
             escape_property("50% of\r\nrequests: a,b"),
             "50%25 of%0D%0Arequests%3A a%2Cb"

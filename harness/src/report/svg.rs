@@ -382,7 +382,13 @@ fn render_chart(c: &Chart) -> String {
     );
     let series: [Series; 2] = [
         (&heap, heap_fit, HEAP_COLOUR, &py_heap, "heap"),
-        (&buffers, buffer_fit, BUFFER_COLOUR, &py_buffer, "array buffers"),
+        (
+            &buffers,
+            buffer_fit,
+            BUFFER_COLOUR,
+            &py_buffer,
+            "array buffers",
+        ),
     ];
     for (ys, fit, colour, py, label) in series {
         if let Some((p, q)) = fit {
