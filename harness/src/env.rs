@@ -7,6 +7,8 @@
 //! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go (default `target/leakgate` under `cargo test`, none for the CLI) |
 //! | `LEAKGATE_SPECS` | a folder or file | the specs `cargo test` runs (default: the workspace's `specs/`) |
 //! | `CI` | `true` | set by CI services; reports are snapshot-tested strictly |
+//! | `GITHUB_ACTIONS` | `true` | set by GitHub Actions; `leakgate run` prints `::error` annotations for specs that fail |
+//! | `GITHUB_STEP_SUMMARY` | a file | set by GitHub Actions; `leakgate run` appends a Markdown table of the runs to it |
 
 use std::path::PathBuf;
 
@@ -33,6 +35,10 @@ pub struct EnvSettings {
     pub artifacts: Option<PathBuf>,
     /// `LEAKGATE_SPECS`.
     pub specs: Option<PathBuf>,
+    /// `GITHUB_ACTIONS=true`: running in GitHub Actions.
+    pub github_actions: bool,
+    /// `GITHUB_STEP_SUMMARY`: the Markdown file of the job's summary.
+    pub github_step_summary: Option<PathBuf>,
 }
 
 /// Reads the settings; unknown values are errors.
@@ -50,6 +56,8 @@ pub fn settings() -> Result<EnvSettings, EnvError> {
         keep_snapshots,
         artifacts: var("LEAKGATE_ARTIFACTS").map(PathBuf::from),
         specs: var("LEAKGATE_SPECS").map(PathBuf::from),
+        github_actions: var("GITHUB_ACTIONS").as_deref() == Some("true"),
+        github_step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
     })
 }
 

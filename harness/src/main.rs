@@ -2,6 +2,10 @@
 //!
 //! Exit codes: 0 when all is well, 1 when a spec did not meet its `expect`, 2 for bad input
 //! (a spec, a snapshot file, an app that cannot start), with one paragraph on stderr.
+//!
+//! `run` also writes reports for CI: a folder of per-spec JSON and SVG charts plus JUnit XML
+//! (`--report-dir`), JUnit XML alone (`--junit`), and under GitHub Actions `::error`
+//! annotations on stdout and a table in the step summary.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,9 +16,10 @@ use leakgate::analysis::verdict::ENGINE_CLASSES;
 use leakgate::analysis::{summarize, DiffBuilder};
 use leakgate::explain::{retainers_of, GraphIndex, MAX_EXPLAINED_SUSPECTS};
 use leakgate::report::{
-    render_diff, render_retainers, render_run, render_summary, DiffJson, RunJson, SpecJson,
+    annotations, render_diff, render_junit, render_retainers, render_run, render_summary,
+    render_svg, step_summary, DiffJson, RunJson, SpecJson,
 };
-use leakgate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
+use leakgate::runner::{run_spec, safe_name, KeepSnapshots, RunOptions, SpecRun};
 use leakgate::snapshot;
 use leakgate::spec::{discover, load_spec, Spec, SpecError};
 
@@ -48,6 +53,13 @@ enum Command {
         /// Specs run at once.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Write reports to this folder: `NAME.json` and an `NAME.svg` chart per spec, and
+        /// `junit.xml` for all.
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Also write a JUnit XML report of all specs to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Node and edge counts and the per-class table of one heap snapshot.
     Summary {
@@ -114,7 +126,19 @@ fn main() -> ExitCode {
             keep_snapshots,
             artifacts,
             jobs,
-        } => run(&paths, json.as_deref(), keep_snapshots, artifacts, jobs),
+            report_dir,
+            junit,
+        } => run(
+            &paths,
+            &Outputs {
+                json: json.as_deref(),
+                report_dir: report_dir.as_deref(),
+                junit: junit.as_deref(),
+            },
+            keep_snapshots,
+            artifacts,
+            jobs,
+        ),
         Command::Summary { file, json, top } => summary(&file, json.as_deref(), top),
         Command::Diff {
             files,
@@ -219,9 +243,19 @@ fn diff(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where `run` writes its reports besides the text on stderr.
+struct Outputs<'a> {
+    /// `--json`.
+    json: Option<&'a Path>,
+    /// `--report-dir`.
+    report_dir: Option<&'a Path>,
+    /// `--junit`.
+    junit: Option<&'a Path>,
+}
+
 fn run(
     paths: &[PathBuf],
-    json: Option<&Path>,
+    outputs: &Outputs,
     keep: Option<KeepSnapshots>,
     artifacts: Option<PathBuf>,
     jobs: usize,
@@ -250,11 +284,38 @@ fn run(
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let runs = run_all(&specs, &options, jobs.max(1));
+    let pairs: Vec<(&Spec, &SpecRun)> = specs.iter().zip(&runs).collect();
+    let json = outputs.json;
     let report = RunJson {
         specs: runs.iter().map(SpecJson::from_run).collect(),
     };
     if let Some(out) = json {
         write_json(out, &report)?;
+    }
+    if let Some(dir) = outputs.report_dir {
+        write_report_dir(dir, &pairs, report)?;
+    }
+    if let Some(out) = outputs.junit {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| CliError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        write_file(out, &render_junit(&pairs))?;
+    }
+    if settings.github_actions {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let lines = annotations(&pairs, &cwd);
+        // The runner reads workflow commands from stderr too, so JSON on stdout stays clean.
+        if json == Some(Path::new("-")) {
+            eprint!("{lines}");
+        } else {
+            print!("{lines}");
+        }
+    }
+    if let Some(summary) = &settings.github_step_summary {
+        append_file(summary, &step_summary(&pairs))?;
     }
     let errors = runs.iter().filter(|r| r.outcome.is_err()).count();
     let failed = runs.iter().filter(|r| !r.passed()).count();
@@ -274,6 +335,67 @@ fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn append_file(path: &Path, text: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|source| CliError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// File names (without extension) for the specs' reports: the spec name made safe, with `-2`,
+/// `-3`... when two specs would share one.
+fn report_stems(names: &[&str]) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    taken.insert("junit".to_string());
+    names
+        .iter()
+        .map(|name| {
+            let base = safe_name(name);
+            let mut stem = base.clone();
+            let mut n = 2;
+            while !taken.insert(stem.clone()) {
+                stem = format!("{base}-{n}");
+                n += 1;
+            }
+            stem
+        })
+        .collect()
+}
+
+/// `--report-dir`: per spec its JSON and (when it ran) its chart, and JUnit XML for all.
+fn write_report_dir(
+    dir: &Path,
+    pairs: &[(&Spec, &SpecRun)],
+    report: RunJson,
+) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let names: Vec<&str> = pairs.iter().map(|(_, run)| run.name.as_str()).collect();
+    let stems = report_stems(&names);
+    for (((spec, run), json), stem) in pairs.iter().zip(report.specs).zip(&stems) {
+        write_json(&dir.join(format!("{stem}.json")), &json)?;
+        if let Some(svg) = render_svg(spec, run) {
+            write_file(&dir.join(format!("{stem}.svg")), &svg)?;
+        }
+    }
+    write_file(&dir.join("junit.xml"), &render_junit(pairs))
 }
 
 /// Runs the specs on `jobs` threads, printing each report as it finishes; results in spec
@@ -301,4 +423,17 @@ fn run_all(specs: &[Spec], options: &RunOptions, jobs: usize) -> Vec<SpecRun> {
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_stems;
+
+    #[test]
+    fn report_file_names_are_safe_and_distinct() {
+        assert_eq!(
+            report_stems(&["a b", "a/b", "junit", "ok"]),
+            vec!["a_b", "a_b-2", "junit-2", "ok"]
+        );
+    }
 }

@@ -1,11 +1,18 @@
-//! Reports for people (text) and for tools (JSON, in [`json`]).
+//! Reports for people (text) and for tools (JSON, in [`json`]; JUnit XML, in [`junit`]; an SVG
+//! chart per run, in [`svg`]; GitHub Actions annotations and step summary, in [`github`]).
 //!
 //! Text goes to stdout and is meant to be read in a terminal or a CI log; JSON is the contract
 //! other tools rely on, so its field names only ever get added to, never renamed.
 
+pub mod github;
 pub mod json;
+pub mod junit;
+pub mod svg;
 
+pub use github::{annotations, step_summary};
 pub use json::{RunJson, SpecJson, SuspectJson};
+pub use junit::render_junit;
+pub use svg::render_svg;
 
 use std::fmt::Write as _;
 

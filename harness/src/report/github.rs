@@ -1,0 +1,238 @@
+//! GitHub Actions output: `::error` workflow commands that annotate the spec file of each spec
+//! that failed or could not run, and a Markdown table for the job's step summary
+//! (`$GITHUB_STEP_SUMMARY`).
+//!
+//! Workflow commands are single lines, so messages and properties are escaped the way the
+//! Actions runner unescapes them: `%` → `%25`, `\r` → `%0D`, `\n` → `%0A`, and in properties
+//! also `:` → `%3A` and `,` → `%2C`.
+
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use crate::runner::SpecRun;
+use crate::spec::Spec;
+
+/// Escapes the message of a workflow command.
+pub fn escape_data(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes a property value (`file=`, `title=`) of a workflow command.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One `::error` line (without the line break).
+pub fn error_command(file: &str, line: u32, title: &str, message: &str) -> String {
+    format!(
+        "::error file={},line={line},title={}::{}",
+        escape_property(file),
+        escape_property(title),
+        escape_data(message.trim_end())
+    )
+}
+
+/// `file` relative to `cwd` when it lies inside it (GitHub resolves annotation paths against
+/// the workspace, which is where CI runs from); otherwise as given. `./` prefixes are dropped.
+pub fn relative_path(file: &Path, cwd: &Path) -> PathBuf {
+    let strip = |p: &Path| -> Option<PathBuf> {
+        if !p.is_absolute() {
+            return Some(p.to_path_buf());
+        }
+        p.strip_prefix(cwd).ok().map(Path::to_path_buf).or_else(|| {
+            let real_cwd = cwd.canonicalize().ok()?;
+            let real = p.canonicalize().ok()?;
+            real.strip_prefix(real_cwd).ok().map(Path::to_path_buf)
+        })
+    };
+    let rel = strip(file).unwrap_or_else(|| file.to_path_buf());
+    rel.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}
+
+/// The annotation message of a run that did not pass (`None` when it passed).
+fn message(run: &SpecRun) -> Option<String> {
+    let m = match &run.outcome {
+        Err(e) => return Some(format!("could not run: {e}")),
+        Ok(_) if run.passed() => return None,
+        Ok(m) => m,
+    };
+    let a = &m.analysis;
+    let mut out = format!(
+        "expected {}, found {}: heap {:+.1} B/request, array buffers {:+.1} B/request",
+        run.expect.as_str(),
+        a.verdict.as_str(),
+        a.heap.per_request,
+        a.array_buffers.per_request
+    );
+    if let Some(s) = a.suspects.first() {
+        let _ = write!(
+            out,
+            "; top suspect {} ({:.1} per 1k requests)",
+            s.class, s.per_1k_requests
+        );
+    }
+    for reason in &a.reasons {
+        let _ = write!(out, "\n- {reason}");
+    }
+    Some(out)
+}
+
+/// The `::error` lines for the runs that failed their `expect` (at the `expect:` line) or could
+/// not run (at the `app:` line), one per line; paths relative to `cwd`.
+pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
+    let mut out = String::new();
+    for (spec, run) in runs {
+        let Some(message) = message(run) else {
+            continue;
+        };
+        let line = if run.outcome.is_err() {
+            spec.lines.app
+        } else {
+            spec.lines.expect
+        };
+        let file = relative_path(&spec.file, cwd);
+        out.push_str(&error_command(
+            &file.display().to_string(),
+            line,
+            &format!("leakgate {}", run.name),
+            &message,
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+/// Makes `s` safe in a Markdown table cell: no line breaks, no cell separators, no HTML.
+pub fn escape_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\\' => out.push_str("\\\\"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.push_str("&#96;"),
+            '\r' | '\n' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The step-summary Markdown: a heading and a table with one row per run.
+pub fn step_summary(runs: &[(&Spec, &SpecRun)]) -> String {
+    let passed = runs.iter().filter(|(_, r)| r.passed()).count();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### leakgate: {passed} of {} specs passed\n",
+        runs.len()
+    );
+    out.push_str(
+        "| spec | expect | verdict | heap B/request | array-buffer B/request | top suspect | time |\n",
+    );
+    out.push_str("|---|---|---|--:|--:|---|--:|\n");
+    for (_, run) in runs {
+        let mark = if run.passed() { "✅" } else { "❌" };
+        let cells = match &run.outcome {
+            Err(_) => [
+                format!("{mark} error"),
+                "–".to_string(),
+                "–".to_string(),
+                "–".to_string(),
+                "–".to_string(),
+            ],
+            Ok(m) => {
+                let a = &m.analysis;
+                [
+                    format!("{mark} {}", a.verdict.as_str()),
+                    format!("{:+.1}", a.heap.per_request),
+                    format!("{:+.1}", a.array_buffers.per_request),
+                    a.suspects.first().map_or("–".to_string(), |s| {
+                        format!(
+                            "{} ({:.1} per 1k)",
+                            escape_cell(&s.class),
+                            s.per_1k_requests
+                        )
+                    }),
+                    format!("{:.1} s", m.timings.total),
+                ]
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            escape_cell(&run.name),
+            run.expect.as_str(),
+            cells.join(" | ")
+        );
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_properties_are_escaped() {
+        assert_eq!(
+            escape_data("50% of\r\nrequests: a,b"),
+            "50%25 of%0D%0Arequests: a,b"
+        );
+        assert_eq!(
+            escape_property("50% of\r\nrequests: a,b"),
+            "50%25 of%0D%0Arequests%3A a%2Cb"
+        );
+        // `%` first, so that escapes are not escaped twice.
+        assert_eq!(escape_property("%3A"), "%253A");
+        assert_eq!(
+            error_command(
+                "specs/a,b.yaml",
+                7,
+                "leakgate x: y",
+                "expected clean, found leak\n- why\n"
+            ),
+            "::error file=specs/a%2Cb.yaml,line=7,title=leakgate x%3A y::expected clean, found leak%0A- why"
+        );
+    }
+
+    #[test]
+    fn paths_are_made_relative_to_the_working_folder() {
+        let cwd = Path::new("/work/repo");
+        assert_eq!(
+            relative_path(Path::new("/work/repo/specs/a.yaml"), cwd),
+            PathBuf::from("specs/a.yaml")
+        );
+        assert_eq!(
+            relative_path(Path::new("./specs/a.yaml"), cwd),
+            PathBuf::from("specs/a.yaml")
+        );
+        assert_eq!(
+            relative_path(Path::new("/elsewhere/a.yaml"), cwd),
+            PathBuf::from("/elsewhere/a.yaml")
+        );
+    }
+
+    #[test]
+    fn table_cells_cannot_break_the_table() {
+        assert_eq!(
+            escape_cell("Map | <Array>\nnext `x` \\"),
+            "Map \\| &lt;Array&gt; next &#96;x&#96; \\\\"
+        );
+    }
+}
