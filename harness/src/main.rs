@@ -12,12 +12,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use leakgate::analysis::retainers::{top_retainers as top_retainers_of, TopRetainer};
 use leakgate::analysis::verdict::ENGINE_CLASSES;
 use leakgate::analysis::{summarize, DiffBuilder};
 use leakgate::explain::{retainers_of, GraphIndex, MAX_EXPLAINED_SUSPECTS};
 use leakgate::report::{
     annotations, render_diff, render_junit, render_retainers, render_run, render_summary,
-    render_svg, step_summary, DiffJson, RunJson, SpecJson,
+    render_svg, render_top_retainers, step_summary, DiffJson, RunJson, SpecJson,
 };
 use leakgate::runner::{run_spec, safe_name, KeepSnapshots, RunOptions, SpecRun};
 use leakgate::snapshot;
@@ -71,6 +72,10 @@ enum Command {
         /// How many classes the text table shows.
         #[arg(long, default_value_t = 25)]
         top: usize,
+        /// Also compute the dominator tree and list the N objects that retain the most memory,
+        /// with how each is held.
+        #[arg(long, value_name = "N")]
+        top_retainers: Option<usize>,
     },
     /// Compare snapshots of one process, in time order: counts, survivors by id, growth.
     Diff {
@@ -139,7 +144,12 @@ fn main() -> ExitCode {
             artifacts,
             jobs,
         ),
-        Command::Summary { file, json, top } => summary(&file, json.as_deref(), top),
+        Command::Summary {
+            file,
+            json,
+            top,
+            top_retainers,
+        } => summary(&file, json.as_deref(), top, top_retainers),
         Command::Diff {
             files,
             json,
@@ -176,19 +186,42 @@ fn write_json<T: serde::Serialize>(out: &Path, value: &T) -> Result<(), CliError
     })
 }
 
-fn summary(file: &Path, json: Option<&Path>, top: usize) -> Result<ExitCode, CliError> {
+fn summary(
+    file: &Path,
+    json: Option<&Path>,
+    top: usize,
+    top_retainers: Option<usize>,
+) -> Result<ExitCode, CliError> {
     let graph = read(file)?;
     let summary = summarize(&graph);
+    let retainers = top_retainers.map(|n| {
+        let index = GraphIndex::new(&graph);
+        top_retainers_of(&graph, &index.paths, &index.dominators, n)
+    });
     drop(graph);
-    match json {
-        Some(out) if out == Path::new("-") => write_json(out, &summary)?,
-        Some(out) => {
-            write_json(out, &summary)?;
-            print!("{}", render_summary(&summary, top));
+    let report = SummaryJson {
+        summary: &summary,
+        top_retainers: retainers.as_deref(),
+    };
+    if let Some(out) = json {
+        write_json(out, &report)?;
+    }
+    if json != Some(Path::new("-")) {
+        print!("{}", render_summary(&summary, top));
+        if let Some(list) = &retainers {
+            print!("{}", render_top_retainers(list));
         }
-        None => print!("{}", render_summary(&summary, top)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON of `leakgate summary`: the summary's fields, plus `top_retainers` when asked.
+#[derive(serde::Serialize)]
+struct SummaryJson<'a> {
+    #[serde(flatten)]
+    summary: &'a leakgate::analysis::Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_retainers: Option<&'a [TopRetainer]>,
 }
 
 fn diff(

@@ -278,3 +278,53 @@ fn class_of(graph: &HeapGraph, n: NodeIndex) -> String {
         other => crate::snapshot::type_label(other),
     }
 }
+
+/// One of the objects that keep the most memory alive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopRetainer {
+    /// DevTools class name.
+    pub class: String,
+    /// The snapshot id (to find it in DevTools: `@id`).
+    pub id: u32,
+    /// Its own size in bytes.
+    pub self_size: u64,
+    /// What it alone keeps alive, itself included, in bytes.
+    pub retained_size: u64,
+    /// How it is held.
+    pub path: String,
+}
+
+/// The `count` objects with the largest retained sizes, leaving out V8's synthetic roots.
+pub fn top_retainers(
+    graph: &HeapGraph,
+    paths: &RootPaths,
+    dominators: &Dominators,
+    count: usize,
+) -> Vec<TopRetainer> {
+    let synthetic = graph.type_codes().synthetic;
+    let mut nodes: Vec<NodeIndex> = (1..graph.node_count() as NodeIndex)
+        .filter(|&n| Some(graph.node_type_code(n)) != synthetic)
+        .collect();
+    let k = count.min(nodes.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let by_retained = |a: &NodeIndex, b: &NodeIndex| {
+        dominators.retained[*b as usize]
+            .cmp(&dominators.retained[*a as usize])
+            .then(a.cmp(b))
+    };
+    nodes.select_nth_unstable_by(k - 1, by_retained);
+    nodes.truncate(k);
+    nodes.sort_by(by_retained);
+    nodes
+        .into_iter()
+        .map(|n| TopRetainer {
+            class: class_of(graph, n),
+            id: graph.node_id(n),
+            self_size: u64::from(graph.self_size(n)),
+            retained_size: dominators.retained[n as usize],
+            path: describe_path(graph, &paths.path_to(n), n),
+        })
+        .collect()
+}

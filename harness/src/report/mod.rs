@@ -268,3 +268,26 @@ pub fn render_retainers(retainers: &[crate::explain::SuspectRetainers]) -> Strin
     }
     out
 }
+
+/// The objects that retain the most, as text.
+pub fn render_top_retainers(list: &[crate::analysis::retainers::TopRetainer]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\nLargest retained sizes:");
+    let _ = writeln!(
+        out,
+        "{:>12}  {:>10}  object and how it is held",
+        "retained", "self"
+    );
+    for r in list {
+        let _ = writeln!(
+            out,
+            "{:>12}  {:>10}  {} @{}: {}",
+            human_bytes(r.retained_size as f64),
+            human_bytes(r.self_size as f64),
+            r.class,
+            r.id,
+            r.path
+        );
+    }
+    out
+}
