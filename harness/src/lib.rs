@@ -18,13 +18,22 @@
 //! | [`snapshot`] | the streaming `.heapsnapshot` reader and the columnar heap graph |
 //! | [`analysis`] | class tables, survivors by id, growth per request, suspects, verdicts |
 //! | [`explain`] | explaining a found leak: retainers, allocation sites, the leaking request kind |
-//! | [`report`] | text and JSON reports |
+//! | [`report`] | text, JSON, JUnit, SVG and GitHub reports |
 //! | [`runner`] | one live run of a spec: boot, load, checkpoints, analysis |
 //! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
 //! | [`env`] | the environment variables leakgate reads, parsed in one place |
 //!
 //! # Environment variables
-//! See [`mod@env`] for the table.
+//! Read in one place, [`mod@env`]; an unknown value is an error.
+//!
+//! | variable | values | effect |
+//! |---|---|---|
+//! | `LEAKGATE_KEEP_SNAPSHOTS` | `never` (default), `on-failure`, `always` | keep the heap snapshots of a run (under `LEAKGATE_ARTIFACTS`) |
+//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go (default `target/leakgate` under `cargo test`, none for the CLI) |
+//! | `LEAKGATE_SPECS` | a folder or file | the specs `cargo test` runs (default: the workspace's `specs/`) |
+//! | `CI` | `true` | set by CI services; reports are snapshot-tested strictly |
+//! | `GITHUB_ACTIONS` | `true` | set by GitHub Actions; `leakgate run` prints `::error` annotations for specs that fail |
+//! | `GITHUB_STEP_SUMMARY` | a file | set by GitHub Actions; `leakgate run` appends a Markdown table of the runs to it |
 
 pub mod analysis;
 pub mod app;
