@@ -21,7 +21,7 @@
 //! | [`report`] | text, JSON, JUnit, SVG and GitHub reports |
 //! | [`runner`] | one live run of a spec: boot, load, checkpoints, analysis |
 //! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
-//! | [`env`] | the environment variables leakgate reads, parsed in one place |
+//! | [`env`](mod@env) | the environment variables leakgate reads, parsed in one place |
 //!
 //! # Environment variables
 //! Read in one place, [`mod@env`]; an unknown value is an error.
