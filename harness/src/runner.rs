@@ -8,7 +8,6 @@
 //! process group. Heap snapshots are streamed to a temporary folder, read one at a time and
 //! reduced to their facts; only the last graph stays in memory.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -336,7 +335,7 @@ pub async fn measure(
             .await
             .map_err(|error| inspector_error(&mut app, error))?,
     );
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, app.port()));
+    let addr = app.addr();
     let mut load = LoadGenerator::new(addr, plan.load.clone()).map_err(|error| RunError::Load {
         error,
         log_tail: app.log_tail(LOG_TAIL_LINES),

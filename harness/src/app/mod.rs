@@ -255,6 +255,8 @@ pub struct AppProcess {
     child: Child,
     pid: u32,
     port: u16,
+    /// The loopback address the app answered on (127.0.0.1, or ::1 for `localhost` apps).
+    host: std::net::IpAddr,
     inspector_url: String,
     log: LineLog,
     readers: Vec<JoinHandle<()>>,
@@ -333,6 +335,7 @@ impl AppProcess {
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let mut app = AppProcess {
+            host: Ipv4Addr::LOCALHOST.into(),
             pid: child.id(),
             child,
             port,
@@ -360,6 +363,11 @@ impl AppProcess {
     /// The port the app was told to listen on (`PORT`).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where the app answers: its port on the loopback address readiness found it on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from((self.host, self.port))
     }
 
     /// The process id of `node` (also its process group id).

@@ -1,7 +1,7 @@
 //! Waiting for a freshly started app: first for the inspector URL Node prints, then for the
 //! app to accept connections or answer its readiness path, watching for an early exit.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -79,10 +79,23 @@ impl AppProcess {
                 self.drain_readers().await;
                 return Err(self.exited_error(true));
             }
-            let last_attempt = match probe(port, ready_path.as_deref()).await {
-                Ok(()) => return Ok(()),
-                Err(why) => why,
-            };
+            // Apps that listen on `localhost` may be on either loopback address.
+            let last_attempt =
+                match probe(Ipv4Addr::LOCALHOST.into(), port, ready_path.as_deref()).await {
+                    Ok(()) => {
+                        self.host = Ipv4Addr::LOCALHOST.into();
+                        return Ok(());
+                    }
+                    Err(why) => {
+                        match probe(Ipv6Addr::LOCALHOST.into(), port, ready_path.as_deref()).await {
+                            Ok(()) => {
+                                self.host = Ipv6Addr::LOCALHOST.into();
+                                return Ok(());
+                            }
+                            Err(_) => why,
+                        }
+                    }
+                };
             if began.elapsed() >= cfg.ready_timeout {
                 return Err(AppError::NeverReady {
                     timeout: cfg.ready_timeout,
@@ -97,17 +110,18 @@ impl AppProcess {
 }
 
 /// One probe of the app's readiness; `Err` tells what happened instead.
-async fn probe(port: u16, ready_path: Option<&str>) -> Result<(), String> {
+async fn probe(host: IpAddr, port: u16, ready_path: Option<&str>) -> Result<(), String> {
     let attempt = async {
-        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        let mut stream = TcpStream::connect((host, port))
             .await
             .map_err(|e| format!("connecting failed: {e}"))?;
         let Some(path) = ready_path else {
             return Ok(());
         };
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: leakgate\r\n\
-             Connection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: leakgate\r\n\
+             Connection: close\r\n\r\n",
+            std::net::SocketAddr::from((host, port))
         );
         stream
             .write_all(request.as_bytes())
