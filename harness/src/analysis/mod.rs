@@ -4,11 +4,13 @@
 //! HTTP, so the same code serves `leakgate summary` / `leakgate diff` on files taken elsewhere
 //! and the live runs.
 
+pub mod allocations;
 pub mod diff;
 pub mod dominators;
 pub mod retainers;
 pub mod summary;
 
+pub use allocations::{allocation_sites, AllocationSite};
 pub use diff::{ClassSeries, Diff, DiffBuilder, SnapshotFacts};
 pub use summary::{summarize, ClassStat, Summary};
 pub mod verdict;

@@ -1,1 +1,56 @@
-//! Allocation sites of leaking objects (being written).
+//! Where the objects of a leak are allocated: a second measured session with V8's allocation
+//! tracking on, whose survivors each carry their allocation stack.
+//!
+//! Tracking slows every allocation, so this runs only once a leak is found, never as part of
+//! the measurement that decides the verdict. The tracked session repeats the spec's own load
+//! and checkpoints; the classes asked about are the suspects of the normal run, and each is
+//! mapped from its survivors in the tracked run even when the tracked run does not list it as
+//! a suspect (tracking changes timing, not what the app retains).
+
+use serde::Serialize;
+
+use crate::analysis::allocations::{allocation_sites, AllocationSite};
+use crate::runner::{measure, MeasurePlan, RunError, RunOptions};
+use crate::spec::Spec;
+
+/// Sites reported per class, most survivors first.
+pub const MAX_SITES_PER_CLASS: usize = 5;
+
+/// The allocation sites of one suspect class.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuspectSites {
+    /// DevTools class name.
+    pub class: String,
+    /// Where its survivors were allocated, most survivors first; empty when none of them has
+    /// an allocation trace.
+    pub sites: Vec<AllocationSite>,
+}
+
+/// Runs `spec` again with allocation tracking on and reports where the survivors of each of
+/// `classes` were allocated, in the order of `classes`. File names are relative to the app's
+/// folder (`spec.app.cwd`).
+pub async fn find_allocation_sites(
+    spec: &Spec,
+    classes: &[String],
+    options: &RunOptions,
+) -> Result<Vec<SuspectSites>, RunError> {
+    let plan = MeasurePlan {
+        load: spec.load.clone(),
+        track_allocations: true,
+        label: "allocations".into(),
+    };
+    let measured = measure(spec, &plan, options).await?;
+    Ok(classes
+        .iter()
+        .map(|class| SuspectSites {
+            class: class.clone(),
+            sites: allocation_sites(
+                &measured.last_graph,
+                &measured.diff,
+                class,
+                &spec.app.cwd,
+                MAX_SITES_PER_CLASS,
+            ),
+        })
+        .collect())
+}

@@ -64,6 +64,130 @@ pub struct SourceLocation {
     pub column: u32,
 }
 
+/// One function of the allocation call tree (a `trace_function_infos` record).
+///
+/// V8 resolves allocation stacks to functions, not statements: `line` and `column` are where
+/// the function is defined (for `function f(a)` and `(a) => ...`, the `(` of its parameters),
+/// not where the object was allocated inside it. V8 writes them 1-based, as editors show
+/// them, and writes 0 when it does not know the position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceFunction {
+    /// V8's function id.
+    pub function_id: u32,
+    /// String index of the function's name (empty for anonymous functions).
+    pub name: u32,
+    /// String index of the script's name: a path, a `file://` URL or `node:...`.
+    pub script_name: u32,
+    /// V8's script id.
+    pub script_id: u32,
+    /// 1-based line of the function's definition; 0 when unknown.
+    pub line: u32,
+    /// 1-based column of the function's definition; 0 when unknown.
+    pub column: u32,
+}
+
+/// Index of a node of the [`TraceTree`] in its own order (not V8's trace node id).
+pub type TraceIndex = u32;
+
+/// No parent: the node is a root of the [`TraceTree`].
+const NO_PARENT: TraceIndex = u32::MAX;
+
+/// The allocation call tree (`trace_tree`) in columns: every node is one call path from the
+/// root, and the objects allocated there carry its id as their `trace_node_id`.
+#[derive(Debug, Default, Clone)]
+pub struct TraceTree {
+    pub(crate) id: Vec<u32>,
+    pub(crate) function: Vec<u32>,
+    pub(crate) count: Vec<u32>,
+    pub(crate) size: Vec<u32>,
+    pub(crate) parent: Vec<TraceIndex>,
+    /// `(id, index)` sorted by id, for lookups by trace node id.
+    pub(crate) by_id: Vec<(u32, TraceIndex)>,
+}
+
+impl TraceTree {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    /// Whether there are none (allocation tracking was off).
+    pub fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+
+    /// The node whose V8 trace node id is `id`.
+    pub fn find(&self, id: u32) -> Option<TraceIndex> {
+        self.by_id
+            .binary_search_by_key(&id, |&(i, _)| i)
+            .ok()
+            .map(|at| self.by_id[at].1)
+    }
+
+    /// V8's id of node `t`.
+    pub fn id(&self, t: TraceIndex) -> u32 {
+        self.id[t as usize]
+    }
+
+    /// Index into [`HeapGraph::trace_functions`] of node `t`'s function.
+    pub fn function(&self, t: TraceIndex) -> u32 {
+        self.function[t as usize]
+    }
+
+    /// Objects allocated at node `t` while tracking (live or not).
+    pub fn count(&self, t: TraceIndex) -> u32 {
+        self.count[t as usize]
+    }
+
+    /// Bytes allocated at node `t` while tracking (live or not).
+    pub fn size(&self, t: TraceIndex) -> u32 {
+        self.size[t as usize]
+    }
+
+    /// The parent of node `t` (its caller), `None` for a root.
+    pub fn parent(&self, t: TraceIndex) -> Option<TraceIndex> {
+        match self.parent[t as usize] {
+            NO_PARENT => None,
+            p => Some(p),
+        }
+    }
+
+    /// Node `t` and its callers up to the root, innermost first.
+    pub fn path(&self, t: TraceIndex) -> impl Iterator<Item = TraceIndex> + '_ {
+        // Parents always come before their children, so the walk ends.
+        std::iter::successors(Some(t), move |&n| self.parent(n))
+    }
+
+    /// Appends a node; `parent` must already be in the tree.
+    pub(crate) fn push(
+        &mut self,
+        id: u32,
+        function: u32,
+        count: u32,
+        size: u32,
+        parent: Option<TraceIndex>,
+    ) -> TraceIndex {
+        let t = self.id.len() as TraceIndex;
+        self.id.push(id);
+        self.function.push(function);
+        self.count.push(count);
+        self.size.push(size);
+        self.parent.push(parent.unwrap_or(NO_PARENT));
+        t
+    }
+
+    /// Builds the id index once every node is in.
+    pub(crate) fn index_ids(&mut self) {
+        self.by_id = self
+            .id
+            .iter()
+            .enumerate()
+            .map(|(t, &id)| (id, t as TraceIndex))
+            .collect();
+        self.by_id.sort_unstable();
+    }
+}
+
 /// A V8 heap snapshot as columns.
 #[derive(Debug, Default, Clone)]
 pub struct HeapGraph {
@@ -88,8 +212,11 @@ pub struct HeapGraph {
     pub strings: StringTable,
     /// Closure source positions (`locations`).
     pub locations: Vec<SourceLocation>,
-    /// Raw `trace_function_infos` (present when allocation tracking was on).
-    pub trace_function_infos: Vec<u32>,
+    /// The functions of allocation stacks (`trace_function_infos`; present when allocation
+    /// tracking was on).
+    pub trace_functions: Vec<TraceFunction>,
+    /// The allocation call tree (`trace_tree`; present when allocation tracking was on).
+    pub trace_tree: TraceTree,
     /// Raw `samples` (present when allocation tracking was on).
     pub samples: Vec<u32>,
 }
@@ -163,6 +290,26 @@ impl HeapGraph {
     /// The allocation trace node id of node `n` (0 when unknown).
     pub fn trace_node_id(&self, n: NodeIndex) -> u32 {
         self.node_trace.get(n as usize).copied().unwrap_or(0)
+    }
+
+    /// The allocation stack of node `n`: the functions from the one that allocated it up to
+    /// the outermost caller, innermost first. Empty when the snapshot has no allocation trace
+    /// for the node (tracking was off, or the object is older than the tracking).
+    pub fn allocation_stack(&self, n: NodeIndex) -> Vec<&TraceFunction> {
+        let id = self.trace_node_id(n);
+        if id == 0 {
+            return Vec::new();
+        }
+        let Some(t) = self.trace_tree.find(id) else {
+            return Vec::new();
+        };
+        self.trace_tree
+            .path(t)
+            .filter_map(|t| {
+                self.trace_functions
+                    .get(self.trace_tree.function(t) as usize)
+            })
+            .collect()
     }
 
     /// The detachedness of node `n` (0 unknown, 1 attached, 2 detached).

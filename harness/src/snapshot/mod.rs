@@ -14,7 +14,8 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use graph::{
-    type_label, Classes, HeapGraph, NodeIndex, SourceLocation, StringTable, TypeCodes,
+    type_label, Classes, HeapGraph, NodeIndex, SourceLocation, StringTable, TraceFunction,
+    TraceIndex, TraceTree, TypeCodes,
 };
 
 /// What can go wrong reading a snapshot.

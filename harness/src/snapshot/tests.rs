@@ -153,3 +153,140 @@ fn unknown_types_are_kept_and_named() {
     let classes = g.classify();
     assert_eq!(classes.names[classes.of_node[1] as usize], "(future thing)");
 }
+
+/// A tiny snapshot with allocation traces: the `Keeper` node was allocated at trace node
+/// `keeper_trace`, and `tree` is the `trace_tree` section.
+fn traced(tree: &str, keeper_trace: u32) -> String {
+    tiny(r#""","Keeper","kept","handler","/srv/app/server.js""#)
+        .replacen(
+            "\"location_fields\"",
+            "\"trace_function_info_fields\":[\"function_id\",\"name\",\"script_name\",\"script_id\",\"line\",\"column\"],\"trace_node_fields\":[\"id\",\"function_info_index\",\"count\",\"size\",\"children\"],\"location_fields\"",
+            1,
+        )
+        .replacen(",3,1,3,40,0,0,0]", &format!(",3,1,3,40,0,{keeper_trace},0]"), 1)
+        .replacen(
+            "\"trace_function_infos\":[],\"trace_tree\":[]",
+            &format!(
+                "\"trace_function_infos\":[1,0,0,0,0,0, 11,3,4,81,22,34, 12,1,4,81,5,1],\"trace_tree\":{tree}"
+            ),
+            1,
+        )
+}
+
+/// Root 1 → handler 2 → (Keeper 3, handler 5), and root 1 → handler 4.
+const TREE: &str = "[1,0,0,0,[2,1,7,300,[3,2,5,200,[],5,1,0,0,[]],\n 4,1,1,16,[ ]]]";
+
+#[test]
+fn reads_a_nested_trace_tree_at_every_chunk_size() {
+    let text = traced(TREE, 3);
+    for piece in [1, 2, 3, 7, 64, 1 << 20] {
+        let g = read_bytes(text.as_bytes(), piece).expect("valid");
+        let tree = &g.trace_tree;
+        assert_eq!(tree.len(), 5);
+        let ids = |t| tree.path(t).map(|t| tree.id(t)).collect::<Vec<_>>();
+        let three = tree.find(3).expect("node 3");
+        assert_eq!(ids(three), [3, 2, 1]);
+        assert_eq!(ids(tree.find(5).expect("node 5")), [5, 2, 1]);
+        assert_eq!(ids(tree.find(4).expect("node 4")), [4, 1]);
+        assert_eq!(tree.find(6), None);
+        assert_eq!((tree.count(three), tree.size(three)), (5, 200));
+        assert_eq!(tree.function(three), 2);
+        assert_eq!(g.trace_functions.len(), 3);
+        let handler = g.trace_functions[1];
+        assert_eq!(g.strings.get(handler.name), "handler");
+        assert_eq!(g.strings.get(handler.script_name), "/srv/app/server.js");
+        assert_eq!(
+            (
+                handler.function_id,
+                handler.script_id,
+                handler.line,
+                handler.column
+            ),
+            (11, 81, 22, 34)
+        );
+        let stack: Vec<&str> = g
+            .allocation_stack(1)
+            .iter()
+            .map(|f| g.strings.get(f.name))
+            .collect();
+        assert_eq!(stack, ["Keeper", "handler", ""]);
+        assert_eq!(g.trace_node_id(1), 3);
+        assert!(g.allocation_stack(0).is_empty());
+    }
+}
+
+#[test]
+fn empty_trace_tree_and_unknown_trace_ids() {
+    let g = read_bytes(traced("[]", 0).as_bytes(), 3).expect("valid");
+    assert!(g.trace_tree.is_empty());
+    assert!(g.allocation_stack(1).is_empty());
+    // A node pointing at a trace node that is not in the tree has no stack.
+    let g = read_bytes(traced(TREE, 99).as_bytes(), 3).expect("valid");
+    assert!(g.allocation_stack(1).is_empty());
+    // Without the layout in the header the tree is skipped, not misread.
+    let text = traced(TREE, 3).replacen("\"trace_node_fields\"", "\"other_fields\"", 1);
+    let g = read_bytes(text.as_bytes(), 3).expect("valid");
+    assert!(g.trace_tree.is_empty());
+}
+
+#[test]
+fn truncated_trace_trees_are_errors_not_panics() {
+    let text = traced(TREE, 3);
+    let start = text.find("\"trace_tree\"").expect("trace_tree");
+    for cut in start..start + 14 + TREE.len() {
+        let e = error_of(&text[..cut]);
+        assert!(matches!(e, SnapshotError::Truncated { .. }), "{cut}: {e:?}");
+    }
+    for cut in 0..TREE.len() {
+        let e = error_of(&traced(&TREE[..cut], 3));
+        assert!(!e.to_string().is_empty());
+    }
+}
+
+#[test]
+fn malformed_trace_trees_are_errors() {
+    for tree in [
+        "[1,0,0,0]",
+        "[1,0,0,0,[],]",
+        "[1,0,0,[]]",
+        "[1,0,0,0,[],2]",
+        "[1,0,0,0,5]",
+        "[[]]",
+        "[,]",
+        "[1,0,0,0,[]][]",
+        "[1,0,0,0 [] ]",
+        "[1,0,0,99999999999,[]]",
+        "[1,0,-1,0,[]]",
+        "{}",
+        "[1,\"a\",0,0,[]]",
+    ] {
+        let e = error_of(&traced(tree, 0));
+        assert!(
+            matches!(
+                e,
+                SnapshotError::Syntax { .. } | SnapshotError::Truncated { .. }
+            ),
+            "{tree}: {e:?}"
+        );
+    }
+    let e = error_of(&traced("[1,0,0,0,[2,3,0,0,[]]]", 0));
+    assert!(e.to_string().contains("names function 3"), "{e}");
+}
+
+#[test]
+fn deep_trace_trees_do_not_overflow_the_stack() {
+    let depth = 200_000;
+    let mut tree = String::from("[");
+    for id in 1..=depth {
+        tree.push_str(&format!("{id},1,1,8,["));
+    }
+    tree.push_str(&"]".repeat(depth + 1));
+    let g = read_bytes(traced(&tree, depth as u32).as_bytes(), 1 << 16).expect("valid");
+    assert_eq!(g.trace_tree.len(), depth);
+    assert_eq!(g.allocation_stack(1).len(), depth);
+    // Hostile: deep and unclosed.
+    let text = traced(&"[1,0,0,0,".repeat(depth), 0);
+    let cut = text.find(",\"samples\"").expect("samples");
+    let e = error_of(&text[..cut]);
+    assert!(matches!(e, SnapshotError::Truncated { .. }), "{e:?}");
+}
