@@ -92,6 +92,10 @@ pub struct Measured {
     pub request_kinds: Vec<crate::explain::requests::RequestKindResult>,
     /// The request kinds that leak on their own (`None` when not attributed).
     pub leaking_requests: Option<Vec<String>>,
+    /// Where the worst suspects' survivors were allocated (from a tracked run).
+    pub allocation_sites: Vec<crate::explain::allocations::SuspectSites>,
+    /// Why an explanation run failed, when one did (the verdict stands).
+    pub explain_error: Option<String>,
     /// Snapshot files kept (see [`KeepSnapshots`]).
     pub kept_snapshots: Vec<PathBuf>,
 }
@@ -217,6 +221,22 @@ async fn explain(spec: &Spec, measured: &mut Measured, options: &RunOptions) {
     };
     if !wanted {
         return;
+    }
+    let classes: Vec<String> = measured
+        .analysis
+        .suspects
+        .iter()
+        .take(crate::explain::MAX_EXPLAINED_SUSPECTS)
+        .map(|s| s.class.clone())
+        .collect();
+    if !classes.is_empty() {
+        let t = Instant::now();
+        match crate::explain::allocations::find_allocation_sites(spec, &classes, options).await {
+            Ok(sites) => measured.allocation_sites = sites,
+            Err(e) => measured.explain_error = Some(format!("allocation sites: {e}")),
+        }
+        measured.timings.explain += t.elapsed().as_secs_f64();
+        measured.timings.total += t.elapsed().as_secs_f64();
     }
     if crate::explain::requests::request_kinds(spec).len() > 1 {
         let t = Instant::now();
@@ -454,6 +474,8 @@ pub async fn measure(
         retainers,
         request_kinds: Vec::new(),
         leaking_requests: None,
+        allocation_sites: Vec::new(),
+        explain_error: None,
         kept_snapshots: kept,
     }))
 }

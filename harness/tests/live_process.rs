@@ -426,7 +426,9 @@ fn prepare_reports_npm_failures() {
 #[test]
 fn an_app_on_the_ipv6_loopback_is_found_there() {
     runtime().block_on(async {
-        let app = AppProcess::start(&config("listen-ipv6.js")).await.expect("ready");
+        let app = AppProcess::start(&config("listen-ipv6.js"))
+            .await
+            .expect("ready");
         assert_eq!(app.addr().ip(), std::net::Ipv6Addr::LOCALHOST);
         assert_eq!(app.addr().port(), app.port());
         app.shutdown().await.expect("shutdown");

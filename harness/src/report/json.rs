@@ -22,6 +22,9 @@ pub struct SuspectJson {
     /// How the survivors are held: shortest paths from a GC root, clustered, most objects
     /// first.
     pub retainers: Vec<crate::analysis::retainers::RetainerCluster>,
+    /// Where the survivors were allocated (`file:line:column` relative to the app's folder,
+    /// and the function), most survivors first; from a second run with allocation tracking.
+    pub allocation_sites: Vec<crate::analysis::allocations::AllocationSite>,
 }
 
 /// One spec in the JSON report of `leakgate run`.
@@ -58,6 +61,8 @@ pub struct SpecJson {
     /// The request kinds that leak on their own, as `METHOD path-template` (only for specs
     /// with several kinds, once a leak was found).
     pub leaking_requests: Option<Vec<String>>,
+    /// Why an explanation (allocation sites) could not be had, when it could not.
+    pub explain_error: Option<String>,
     /// Each request kind run alone.
     pub request_kinds: Vec<crate::explain::requests::RequestKindResult>,
     /// Heap snapshots kept for inspection in Chrome DevTools.
@@ -90,6 +95,7 @@ impl SpecJson {
             checkpoints: Vec::new(),
             timings: None,
             leaking_requests: None,
+            explain_error: None,
             request_kinds: Vec::new(),
             snapshots: Vec::new(),
         };
@@ -109,6 +115,9 @@ impl SpecJson {
                         if let Some(r) = m.retainers.iter().find(|r| r.class == s.class) {
                             json.retainers = r.clusters.clone();
                         }
+                        if let Some(a) = m.allocation_sites.iter().find(|a| a.class == s.class) {
+                            json.allocation_sites = a.sites.clone();
+                        }
                         json
                     })
                     .collect();
@@ -119,6 +128,7 @@ impl SpecJson {
                 out.timings = Some(m.timings);
                 out.leaking_requests = m.leaking_requests.clone();
                 out.request_kinds = m.request_kinds.clone();
+                out.explain_error = m.explain_error.clone();
                 out.snapshots = m
                     .kept_snapshots
                     .iter()
@@ -138,6 +148,7 @@ fn suspect_json(s: &Suspect) -> SuspectJson {
         survivors_by_interval: s.survivors_by_interval.clone(),
         count_growth_by_interval: s.count_growth_by_interval.clone(),
         retainers: Vec::new(),
+        allocation_sites: Vec::new(),
     }
 }
 

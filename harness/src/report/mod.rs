@@ -226,6 +226,19 @@ pub fn render_run(run: &SpecRun) -> String {
         }
     }
     out.push_str(&render_retainers(&m.retainers));
+    for s in m.allocation_sites.iter().filter(|s| !s.sites.is_empty()) {
+        let _ = writeln!(out, "  {} is allocated at:", s.class);
+        for site in &s.sites {
+            let _ = writeln!(
+                out,
+                "    {:>6} × {}:{}:{} in {}",
+                site.count, site.file, site.line, site.column, site.function
+            );
+        }
+    }
+    if let Some(e) = &m.explain_error {
+        let _ = writeln!(out, "  (could not explain further: {e})");
+    }
     if !m.request_kinds.is_empty() {
         let _ = writeln!(out, "  each request kind alone:");
         for k in &m.request_kinds {
