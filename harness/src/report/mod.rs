@@ -4,6 +4,7 @@
 //! other tools rely on, so its field names only ever get added to, never renamed.
 
 pub mod json;
+pub mod stable;
 
 pub use json::{RunJson, SpecJson, SuspectJson};
 
