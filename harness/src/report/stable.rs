@@ -133,7 +133,7 @@ pub fn rate_words(per_request: f64) -> String {
 /// A byte count as its power-of-two bucket: "~16 B" for 11.3 to 22.6 bytes (2^k/√2 to
 /// 2^k·√2), "~32 B", ..., "~512 B", "~1 KiB", ..., "~4 MiB"; "under 12 B" below the first.
 pub fn bytes_bucket(bytes: f64) -> String {
-    if !(bytes >= 8.0 * std::f64::consts::SQRT_2) {
+    if bytes.is_nan() || bytes < 8.0 * std::f64::consts::SQRT_2 {
         return "under 12 B".to_string();
     }
     let k = bytes.log2().round().min(62.0) as u32;
