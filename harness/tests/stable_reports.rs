@@ -9,7 +9,7 @@ use leakgate::report::stable::{bytes_bucket, rate_words};
 use leakgate::runner::RunOptions;
 use leakgate::spec::load_spec;
 use leakgate::testing::{run_trial, spec_trials};
-use libtest_mimic::Arguments;
+use libtest_mimic::{Arguments, FormatSetting};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,11 +53,13 @@ fn a_report_that_differs_from_its_snapshot_fails_under_ci() {
     let stored = std::fs::read_to_string(&snap).unwrap();
     let options = RunOptions::default();
 
-    // As a trial among trials, the way `cargo test` runs it: one failure.
+    // As a trial among trials, the way `cargo test` runs it: one failure. (JSON output, so
+    // that the inner run's summary is not mistaken for this binary's own.)
     let trials = spec_trials(&[dir.path().to_path_buf()], &options);
     assert_eq!(trials.len(), 1);
     let args = Arguments {
         test_threads: Some(1),
+        format: Some(FormatSetting::Json),
         ..Default::default()
     };
     let conclusion = libtest_mimic::run(&args, trials);
