@@ -7,6 +7,7 @@
 pub mod github;
 pub mod json;
 pub mod junit;
+pub mod stable;
 pub mod svg;
 
 pub use github::{annotations, step_summary};

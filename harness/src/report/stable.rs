@@ -1,0 +1,238 @@
+//! The stable report: a form of one run that is the same run after run, on any machine, for the
+//! same code, so that it can be kept under version control and reviewed like code (see
+//! [`crate::testing`], which snapshot-tests it).
+//!
+//! Everything a run measures varies a little: ports, pids, paths, timings, heap object ids and
+//! raw sizes. The stable form keeps only what the code under test decides, in words:
+//!
+//! - the spec's name and file name, its `expect` and the verdict;
+//! - each suspect class, sorted by name, with its rate as "N per request" or "1 per M requests"
+//!   (M a nice number: 1, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500, 1000) and its bytes per
+//!   request as a power-of-two bucket ([`bytes_bucket`]);
+//! - the growth of the JS heap and of array buffers per request: "above limit" or "below
+//!   limit", as the verdict judged it;
+//! - on an error, its kind only (the message names ports and paths).
+//!
+//! A class near the detection threshold is a suspect in some runs and not in others, so only
+//! classes at [`ROBUST_FACTOR`] times the threshold or more are listed.
+//!
+//! Why the buckets are centred on powers of two rather than bounded by them: V8 objects are
+//! whole words, and a leak retains a whole number of them per request (or one per a round number
+//! of requests), so bytes per request land on powers of two all the time — 16, 32, 64, 256,
+//! 4096 — where a bucket edge would split runs that differ by one object. Edges at 2^k·√2 are
+//! as far from those values as can be. Growths of the whole heap are a sum of many such
+//! classes plus collector noise and fall anywhere; no edge is safe for them, so they are shown
+//! against their limit only, which the verdict already decided.
+
+use std::fmt::Write as _;
+
+use crate::analysis::verdict::{Growth, Suspect};
+use crate::runner::{RunError, SpecRun};
+use crate::spec::Spec;
+
+/// How far above `max_survivors_per_1k_requests` a suspect's rate must be to be listed.
+pub const ROBUST_FACTOR: f64 = 2.0;
+
+/// The "nice" request counts of "1 per M requests".
+pub const NICE_PERIODS: [u64; 13] = [1, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500, 1000];
+
+/// The stable report of `run` of `spec`, with no retainer lines.
+pub fn render_stable(spec: &Spec, run: &SpecRun) -> String {
+    render_stable_with_retainers(spec, run, &[])
+}
+
+/// The stable report with retainer summaries: `retainers` are lines that are themselves stable
+/// (class names and edge names, no ids, no addresses), listed under `retainers:` after the
+/// suspects. No section is written when there are none.
+pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[String]) -> String {
+    let mut out = String::new();
+    let file = spec
+        .file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let _ = writeln!(out, "spec: {}", spec.name);
+    let _ = writeln!(out, "file: {file}");
+    let _ = writeln!(out, "expect: {}", spec.expect.as_str());
+    let m = match &run.outcome {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = writeln!(out, "error: {}", error_kind(e));
+            return out;
+        }
+    };
+    let a = &m.analysis;
+    let _ = writeln!(out, "verdict: {}", a.verdict.as_str());
+    let _ = writeln!(out, "js heap growth: {}", growth_words(&a.heap));
+    let _ = writeln!(
+        out,
+        "array buffer growth: {}",
+        growth_words(&a.array_buffers)
+    );
+    let suspects = robust_suspects(&a.suspects, spec.assert.max_survivors_per_1k_requests);
+    if suspects.is_empty() {
+        let _ = writeln!(out, "suspects: none");
+    } else {
+        let _ = writeln!(out, "suspects:");
+        for s in suspects {
+            let _ = writeln!(
+                out,
+                "  {}: {}, {} per request",
+                s.class,
+                rate_words(s.per_1k_requests / 1000.0),
+                bytes_bucket(s.bytes_per_request)
+            );
+        }
+    }
+    if !retainers.is_empty() {
+        let _ = writeln!(out, "retainers:");
+        for line in retainers {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}
+
+/// The suspects well above the threshold `min_per_1k`, sorted by class name.
+pub fn robust_suspects(suspects: &[Suspect], min_per_1k: f64) -> Vec<&Suspect> {
+    let mut out: Vec<&Suspect> = suspects
+        .iter()
+        .filter(|s| s.per_1k_requests >= ROBUST_FACTOR * min_per_1k)
+        .collect();
+    out.sort_by(|a, b| a.class.cmp(&b.class));
+    out
+}
+
+/// A rate in objects per request as words: "3 per request" from 0.75 up, "1 per 50 requests"
+/// below (the period rounded to the nearest of [`NICE_PERIODS`] in log scale).
+pub fn rate_words(per_request: f64) -> String {
+    if per_request >= 0.75 {
+        let n = per_request.round().max(1.0) as u64;
+        return format!("{n} per request");
+    }
+    if per_request <= 0.0 || !per_request.is_finite() {
+        return "none".to_string();
+    }
+    let period = (1.0 / per_request).ln();
+    let nice = NICE_PERIODS
+        .iter()
+        .copied()
+        .min_by(|&a, &b| {
+            ((a as f64).ln() - period)
+                .abs()
+                .total_cmp(&((b as f64).ln() - period).abs())
+        })
+        .unwrap_or(1);
+    if nice == 1 {
+        "1 per request".to_string()
+    } else {
+        format!("1 per {nice} requests")
+    }
+}
+
+/// A byte count as its power-of-two bucket: "~16 B" for 11.3 to 22.6 bytes (2^k/√2 to
+/// 2^k·√2), "~32 B", ..., "~512 B", "~1 KiB", ..., "~4 MiB"; "under 12 B" below the first.
+pub fn bytes_bucket(bytes: f64) -> String {
+    if bytes.is_nan() || bytes < 8.0 * std::f64::consts::SQRT_2 {
+        return "under 12 B".to_string();
+    }
+    let k = bytes.log2().round().min(62.0) as u32;
+    let centre = 1u64 << k;
+    let (value, unit) = if centre >= 1 << 30 {
+        (centre >> 30, "GiB")
+    } else if centre >= 1 << 20 {
+        (centre >> 20, "MiB")
+    } else if centre >= 1 << 10 {
+        (centre >> 10, "KiB")
+    } else {
+        (centre, "B")
+    };
+    format!("~{value} {unit}")
+}
+
+/// A growth as words: "above limit" when the verdict found it over its limit (see
+/// [`crate::analysis::verdict`]), "below limit" otherwise.
+pub fn growth_words(growth: &Growth) -> &'static str {
+    if growth.exceeds {
+        "above limit"
+    } else {
+        "below limit"
+    }
+}
+
+/// The kind of a run error, without its message (which names ports, paths and pids).
+pub fn error_kind(error: &RunError) -> &'static str {
+    match error {
+        RunError::Runtime(_) => "runtime",
+        RunError::Folder { .. } => "folder",
+        RunError::App(_) => "app",
+        RunError::Inspector { .. } => "inspector",
+        RunError::Load { .. } => "load",
+        RunError::TooManyFailures { .. } => "too many failed requests",
+        RunError::Snapshot { .. } => "snapshot",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_in_words() {
+        assert_eq!(rate_words(1.0), "1 per request");
+        assert_eq!(rate_words(0.8), "1 per request");
+        assert_eq!(rate_words(3.2), "3 per request");
+        assert_eq!(rate_words(0.02), "1 per 50 requests");
+        assert_eq!(rate_words(0.021), "1 per 50 requests");
+        assert_eq!(rate_words(0.5), "1 per 2 requests");
+        assert_eq!(rate_words(0.041), "1 per 25 requests");
+        assert_eq!(rate_words(0.001), "1 per 1000 requests");
+        assert_eq!(rate_words(0.00001), "1 per 1000 requests");
+        assert_eq!(rate_words(0.0), "none");
+    }
+
+    #[test]
+    fn byte_buckets_are_centred_on_powers_of_two() {
+        assert_eq!(bytes_bucket(0.0), "under 12 B");
+        assert_eq!(bytes_bucket(11.0), "under 12 B");
+        assert_eq!(bytes_bucket(f64::NAN), "under 12 B");
+        assert_eq!(bytes_bucket(16.0), "~16 B");
+        assert_eq!(bytes_bucket(15.99), "~16 B");
+        assert_eq!(bytes_bucket(32.07), "~32 B");
+        assert_eq!(bytes_bucket(31.9), "~32 B");
+        assert_eq!(bytes_bucket(88.0), "~64 B");
+        assert_eq!(bytes_bucket(96.0), "~128 B");
+        assert_eq!(bytes_bucket(700.0), "~512 B");
+        assert_eq!(bytes_bucket(4095.9), "~4 KiB");
+        assert_eq!(bytes_bucket(4096.1), "~4 KiB");
+        assert_eq!(bytes_bucket(3.0 * 1024.0 * 1024.0), "~4 MiB");
+    }
+
+    #[test]
+    fn growth_is_judged_against_its_limit() {
+        let g = |exceeds| Growth {
+            per_request: 100.0,
+            by_interval: vec![],
+            exceeds,
+        };
+        assert_eq!(growth_words(&g(false)), "below limit");
+        assert_eq!(growth_words(&g(true)), "above limit");
+    }
+
+    #[test]
+    fn only_robust_suspects_sorted_by_class() {
+        let s = |class: &str, per_1k| Suspect {
+            class: class.into(),
+            per_1k_requests: per_1k,
+            bytes_per_request: 1.0,
+            survivors_by_interval: vec![],
+            count_growth_by_interval: vec![],
+        };
+        let all = [s("b", 100.0), s("a", 20.0), s("c", 6.0)];
+        let names: Vec<&str> = robust_suspects(&all, 5.0)
+            .iter()
+            .map(|s| s.class.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+}
