@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(a.total_self_size(), b.total_self_size());
         }
         (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "piece {piece}"),
-        (a, b) => panic!("piece {piece} changes the outcome: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+        (a, b) => panic!(
+            "piece {piece} changes the outcome: {:?} vs {:?}",
+            a.is_ok(),
+            b.is_ok()
+        ),
     }
     if let Ok(g) = whole {
         walk(&g);
@@ -39,7 +43,12 @@ fn walk(g: &HeapGraph) {
     let _ = g.type_codes();
     let mut edges = 0;
     for n in 0..g.node_count() as u32 {
-        let _ = (g.node_name(n), g.node_type_name(n), g.node_id(n), g.self_size(n));
+        let _ = (
+            g.node_name(n),
+            g.node_type_name(n),
+            g.node_id(n),
+            g.self_size(n),
+        );
         let _ = (g.trace_node_id(n), g.detachedness(n));
         for e in g.edges(n) {
             let to = g.edge_to(e);
