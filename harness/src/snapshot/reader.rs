@@ -99,6 +99,23 @@ pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, Snapsho
         }
         sc.read_string(&mut key, "a top-level key")?;
         sc.expect(b':', "a top-level key")?;
+        let seen = match key.as_slice() {
+            b"snapshot" => layout.is_some(),
+            b"nodes" => seen_nodes,
+            b"edges" => seen_edges,
+            b"strings" => seen_strings,
+            _ => false,
+        };
+        if seen {
+            // A second copy would be read with (or would change) the layout the first was read
+            // with, so columns would disagree with each other.
+            return Err(SnapshotError::Inconsistent {
+                message: format!(
+                    "`{}` (at byte {key_offset}) appears more than once",
+                    String::from_utf8_lossy(&key)
+                ),
+            });
+        }
         match key.as_slice() {
             b"snapshot" => {
                 let mut raw = Vec::new();
@@ -390,25 +407,29 @@ fn read_nodes<S: ChunkSource>(
     let n = layout.node_count as usize;
     let width = layout.node_fields.len();
     let pos = node_positions(&layout.node_fields);
-    g.node_type.reserve_exact(n);
-    g.node_name.reserve_exact(n);
-    g.node_id.reserve_exact(n);
-    g.node_self_size.reserve_exact(n);
-    g.first_edge.reserve_exact(n + 1);
     g.first_edge.push(0);
-    if pos.detachedness.is_some() {
-        g.node_detachedness.reserve_exact(n);
-    }
     let type_count = g.node_type_names.len() as u32;
     let edge_total = u64::from(layout.edge_count);
     let mut edges_so_far: u64 = 0;
     let mut records = Records::new(width);
     let count = sc.read_u32_array("`nodes`", |batch| {
         records.feed(batch, |run| {
-            if g.node_id.len() + run.len() / width > n {
+            let more = run.len() / width;
+            if g.node_id.len() + more > n {
                 return Err(too_many("nodes", "node_count", layout.node_count));
             }
-            for rec in run.chunks_exact(width) {
+            reserve_toward(&mut g.node_type, more, n);
+            reserve_toward(&mut g.node_name, more, n);
+            reserve_toward(&mut g.node_id, more, n);
+            reserve_toward(&mut g.node_self_size, more, n);
+            reserve_toward(&mut g.first_edge, more, n + 1);
+            if pos.detachedness.is_some() {
+                reserve_toward(&mut g.node_detachedness, more, n);
+            }
+            if !g.node_trace.is_empty() {
+                reserve_toward(&mut g.node_trace, more, n);
+            }
+            for (i, rec) in run.chunks_exact(width).enumerate() {
                 let t = rec[pos.type_];
                 if t >= type_count {
                     return Err(bad_type("node", g.node_id.len(), t, type_count));
@@ -426,7 +447,8 @@ fn read_nodes<S: ChunkSource>(
                 if let Some(p) = pos.trace {
                     let v = rec[p];
                     if v != 0 && g.node_trace.is_empty() {
-                        g.node_trace.reserve_exact(n);
+                        // Zeros for the nodes before this one, then this run's.
+                        reserve_toward(&mut g.node_trace, g.node_id.len() - 1 + more - i, n);
                         g.node_trace.resize(g.node_id.len() - 1, 0);
                     }
                     if !g.node_trace.is_empty() || v != 0 {
@@ -464,6 +486,25 @@ fn read_nodes<S: ChunkSource>(
         g.node_trace.resize(n, 0);
     }
     Ok(())
+}
+
+/// Records a column reserves at least at a time; growth starts here and doubles.
+const MIN_RESERVE: usize = 1 << 12;
+
+/// Makes room in `column` for `more` entries on the way to the `declared` total. The header's
+/// counts are not trusted up front (a few bytes may claim billions of nodes), so room grows
+/// with what has actually been read: doubling, but never past `declared`, so a column whose
+/// count was right ends with no spare capacity.
+fn reserve_toward<T>(column: &mut Vec<T>, more: usize, declared: usize) {
+    if column.capacity() - column.len() >= more {
+        return;
+    }
+    let step = column
+        .len()
+        .max(MIN_RESERVE)
+        .min(declared.saturating_sub(column.len()))
+        .max(more);
+    column.reserve_exact(step);
 }
 
 #[cold]
@@ -504,15 +545,16 @@ fn read_edges<S: ChunkSource>(
     let node_width = layout.node_fields.len() as u32;
     let node_count = layout.node_count;
     let type_count = g.edge_type_names.len() as u32;
-    g.edge_type.reserve_exact(m);
-    g.edge_name.reserve_exact(m);
-    g.edge_to.reserve_exact(m);
     let mut records = Records::new(width);
     let count = sc.read_u32_array("`edges`", |batch| {
         records.feed(batch, |run| {
-            if g.edge_to.len() + run.len() / width > m {
+            let more = run.len() / width;
+            if g.edge_to.len() + more > m {
                 return Err(too_many("edges", "edge_count", layout.edge_count));
             }
+            reserve_toward(&mut g.edge_type, more, m);
+            reserve_toward(&mut g.edge_name, more, m);
+            reserve_toward(&mut g.edge_to, more, m);
             for rec in run.chunks_exact(width) {
                 let t = rec[type_pos];
                 if t >= type_count {
