@@ -38,7 +38,52 @@ pub const NICE_PERIODS: [u64; 13] = [1, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 50
 
 /// The stable report of `run` of `spec`, with no retainer lines.
 pub fn render_stable(spec: &Spec, run: &SpecRun) -> String {
-    render_stable_with_retainers(spec, run, &[])
+    let lines = match &run.outcome {
+        Ok(m) => retainer_lines(spec, m),
+        Err(_) => Vec::new(),
+    };
+    render_stable_with_retainers(spec, run, &lines)
+}
+
+/// Stable retainer summaries: for each robust suspect, the variables that hold it (the anchors
+/// of its retainer paths that hold at least 40% as many objects as the main one), and which
+/// request kinds leak. Counts and sizes are left out; paths without a variable a developer
+/// wrote (V8's own roots) are left out too.
+pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
+    let mut lines = Vec::new();
+    let suspects = robust_suspects(
+        &m.analysis.suspects,
+        spec.assert.max_survivors_per_1k_requests,
+    );
+    for s in suspects {
+        let Some(r) = m.retainers.iter().find(|r| r.class == s.class) else {
+            continue;
+        };
+        let Some(top) = r.clusters.first().map(|c| c.count) else {
+            continue;
+        };
+        let mut anchors: Vec<&str> = r
+            .clusters
+            .iter()
+            .filter(|c| c.count * 10 >= top * 4)
+            .map(|c| c.path.split(" → ").next().unwrap_or(""))
+            .filter(|a| !a.is_empty() && !a.starts_with('(') && !a.starts_with('…'))
+            .collect();
+        anchors.sort_unstable();
+        anchors.dedup();
+        if !anchors.is_empty() {
+            lines.push(format!("{}: held by {}", s.class, anchors.join(", ")));
+        }
+    }
+    if let Some(kinds) = &m.leaking_requests {
+        let list = if kinds.is_empty() {
+            "none alone".to_string()
+        } else {
+            kinds.join(", ")
+        };
+        lines.push(format!("leaking requests: {list}"));
+    }
+    lines
 }
 
 /// The stable report with retainer summaries: `retainers` are lines that are themselves stable
