@@ -309,6 +309,9 @@ pub struct MeasurePlan {
     pub track_allocations: bool,
     /// A suffix for the working folder, so that the sessions of one spec do not collide.
     pub label: String,
+    /// Compute the retainer paths of the suspects (the main run does; the runs that explain
+    /// it further need not).
+    pub retainers: bool,
 }
 
 impl MeasurePlan {
@@ -318,6 +321,7 @@ impl MeasurePlan {
             load: spec.load.clone(),
             track_allocations: false,
             label: String::new(),
+            retainers: true,
         }
     }
 }
@@ -444,7 +448,11 @@ pub async fn measure(
     let last_graph = last_graph.unwrap_or_default();
     let diff = builder.finish(&last_graph);
     let analysis = judge(&diff, &memory, &spec.assert);
-    let retainers = crate::explain::retainers_of_suspects(&last_graph, &diff, &analysis.suspects);
+    let retainers = if plan.retainers {
+        crate::explain::retainers_of_suspects(&last_graph, &diff, &analysis.suspects)
+    } else {
+        Vec::new()
+    };
     timings.analysis += t.elapsed().as_secs_f64();
 
     let passed = matches!(

@@ -24,6 +24,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use super::diff::Diff;
+use super::source::{find_statement, Statement};
 use crate::snapshot::{HeapGraph, NodeIndex, TraceFunction};
 
 /// Where survivors of a class were allocated.
@@ -42,6 +43,9 @@ pub struct AllocationSite {
     pub count: u64,
     /// Their self size, in bytes.
     pub bytes: u64,
+    /// The statement inside that function that allocates this class, when the source makes it
+    /// unambiguous (see [`super::source`]).
+    pub statement: Option<Statement>,
 }
 
 /// The allocation sites of the survivors of `class` first seen in the verified intervals of
@@ -117,6 +121,7 @@ pub fn allocation_sites(
                     column: frame.column,
                     count: 0,
                     bytes: 0,
+                    statement: None,
                 });
                 sites.len() - 1
             }))
@@ -133,6 +138,11 @@ pub fn allocation_sites(
             .then_with(|| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)))
     });
     sites.truncate(max_sites);
+    for site in &mut sites {
+        if site.line > 0 && !site.file.starts_with("node:") && !site.file.contains("node_modules") {
+            site.statement = find_statement(app_root, &site.file, site.line, site.column, class);
+        }
+    }
     sites
 }
 

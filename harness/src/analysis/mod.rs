@@ -8,6 +8,7 @@ pub mod allocations;
 pub mod diff;
 pub mod dominators;
 pub mod retainers;
+pub mod source;
 pub mod summary;
 
 pub use allocations::{allocation_sites, AllocationSite};

@@ -38,6 +38,7 @@ pub async fn find_allocation_sites(
         load: spec.load.clone(),
         track_allocations: true,
         label: "allocations".into(),
+        retainers: false,
     };
     let measured = measure(spec, &plan, options).await?;
     Ok(classes

@@ -52,6 +52,7 @@ pub async fn attribute(spec: &Spec, options: &RunOptions) -> Vec<RequestKindResu
             load,
             track_allocations: false,
             label: format!("request-{i}"),
+            retainers: false,
         };
         let result = match measure(spec, &plan, options).await {
             Ok(m) => RequestKindResult {

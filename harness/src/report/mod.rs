@@ -230,11 +230,26 @@ pub fn render_run(run: &SpecRun) -> String {
     for s in m.allocation_sites.iter().filter(|s| !s.sites.is_empty()) {
         let _ = writeln!(out, "  {} is allocated at:", s.class);
         for site in &s.sites {
-            let _ = writeln!(
-                out,
-                "    {:>6} × {}:{}:{} in {}",
-                site.count, site.file, site.line, site.column, site.function
-            );
+            let _ = match &site.statement {
+                Some(st) => writeln!(
+                    out,
+                    "    {:>6} × {}:{}:{} `{}…)` in {} ({}:{}:{})",
+                    site.count,
+                    site.file,
+                    st.line,
+                    st.column,
+                    st.call,
+                    site.function,
+                    site.file,
+                    site.line,
+                    site.column
+                ),
+                None => writeln!(
+                    out,
+                    "    {:>6} × {}:{}:{} in {}",
+                    site.count, site.file, site.line, site.column, site.function
+                ),
+            };
         }
     }
     if let Some(e) = &m.explain_error {
