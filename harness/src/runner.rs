@@ -366,12 +366,8 @@ pub async fn measure(
     })?;
     timings.boot = started.elapsed().as_secs_f64();
 
-    progress(format!("warm-up: {} requests", spec.warmup));
-    let t = Instant::now();
-    if spec.warmup > 0 {
-        drive(&mut load, &mut app, &mut inspector, spec.warmup, "warm-up").await?;
-    }
-    timings.warmup = t.elapsed().as_secs_f64();
+    // Tracking starts before the warm-up, so that code compiled during it is compiled with
+    // allocation tracking in place.
     if plan.track_allocations {
         if let Some(client) = inspector.as_mut() {
             client
@@ -383,6 +379,12 @@ pub async fn measure(
                 .map_err(|error| inspector_error(&mut app, error))?;
         }
     }
+    progress(format!("warm-up: {} requests", spec.warmup));
+    let t = Instant::now();
+    if spec.warmup > 0 {
+        drive(&mut load, &mut app, &mut inspector, spec.warmup, "warm-up").await?;
+    }
+    timings.warmup = t.elapsed().as_secs_f64();
 
     let mut builder = DiffBuilder::new();
     let mut memory = Vec::new();

@@ -24,6 +24,12 @@ pub struct SuspectSites {
     /// Where its survivors were allocated, most survivors first; empty when none of them has
     /// an allocation trace.
     pub sites: Vec<AllocationSite>,
+    /// Survivors of the verified intervals in the tracked run.
+    pub survivors: u64,
+    /// How many of them carry an allocation stack. V8 does not record one for every object
+    /// (objects made by native code, and some made by optimised code), so the sites' counts
+    /// describe this share.
+    pub traced: u64,
 }
 
 /// Runs `spec` again with allocation tracking on and reports where the survivors of each of
@@ -43,15 +49,24 @@ pub async fn find_allocation_sites(
     let measured = measure(spec, &plan, options).await?;
     Ok(classes
         .iter()
-        .map(|class| SuspectSites {
-            class: class.clone(),
-            sites: allocation_sites(
-                &measured.last_graph,
-                &measured.diff,
-                class,
-                &spec.app.cwd,
-                MAX_SITES_PER_CLASS,
-            ),
+        .map(|class| {
+            let nodes = measured.diff.survivors_of(&measured.last_graph, class);
+            let traced = nodes
+                .iter()
+                .filter(|&&n| measured.last_graph.trace_node_id(n) != 0)
+                .count() as u64;
+            SuspectSites {
+                class: class.clone(),
+                survivors: nodes.len() as u64,
+                traced,
+                sites: allocation_sites(
+                    &measured.last_graph,
+                    &measured.diff,
+                    class,
+                    &spec.app.cwd,
+                    MAX_SITES_PER_CLASS,
+                ),
+            }
         })
         .collect())
 }

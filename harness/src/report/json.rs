@@ -25,6 +25,11 @@ pub struct SuspectJson {
     /// Where the survivors were allocated (`file:line:column` relative to the app's folder,
     /// and the function), most survivors first; from a second run with allocation tracking.
     pub allocation_sites: Vec<crate::analysis::allocations::AllocationSite>,
+    /// Of the suspect's survivors in the tracked run, how many carry an allocation stack
+    /// (`null` when no tracked run was made).
+    pub allocation_traced: Option<u64>,
+    /// The suspect's survivors in the tracked run.
+    pub allocation_survivors: Option<u64>,
 }
 
 /// One spec in the JSON report of `leakgate run`.
@@ -117,6 +122,8 @@ impl SpecJson {
                         }
                         if let Some(a) = m.allocation_sites.iter().find(|a| a.class == s.class) {
                             json.allocation_sites = a.sites.clone();
+                            json.allocation_traced = Some(a.traced);
+                            json.allocation_survivors = Some(a.survivors);
                         }
                         json
                     })
@@ -149,6 +156,8 @@ fn suspect_json(s: &Suspect) -> SuspectJson {
         count_growth_by_interval: s.count_growth_by_interval.clone(),
         retainers: Vec::new(),
         allocation_sites: Vec::new(),
+        allocation_traced: None,
+        allocation_survivors: None,
     }
 }
 

@@ -228,7 +228,11 @@ pub fn render_run(run: &SpecRun) -> String {
     }
     out.push_str(&render_retainers(&m.retainers));
     for s in m.allocation_sites.iter().filter(|s| !s.sites.is_empty()) {
-        let _ = writeln!(out, "  {} is allocated at:", s.class);
+        let _ = writeln!(
+            out,
+            "  {} is allocated at ({} of {} survivors have a recorded stack):",
+            s.class, s.traced, s.survivors
+        );
         for site in &s.sites {
             let _ = match &site.statement {
                 Some(st) => writeln!(
