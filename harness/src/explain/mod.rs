@@ -25,8 +25,12 @@ pub const MAX_CLUSTERS: usize = 3;
 pub struct SuspectRetainers {
     /// DevTools class name.
     pub class: String,
-    /// Distinct paths, most objects first.
+    /// Distinct paths, most objects first (at most [`MAX_CLUSTERS`]).
     pub clusters: Vec<RetainerCluster>,
+    /// Objects per holder over all paths (the first step of each path: a variable or a global
+    /// property), most first. Unlike the clusters, this is not cut, so it does not depend on
+    /// how near-equal clusters happen to be ordered.
+    pub holders: Vec<(String, u64)>,
 }
 
 /// Shortest paths and dominators of one graph, computed once for all suspects.
@@ -58,15 +62,27 @@ pub fn retainers_of(
         .iter()
         .map(|class| {
             let nodes = diff.survivors_of(graph, class);
+            let mut clusters = retainer_clusters(
+                graph,
+                &index.paths,
+                Some(&index.dominators),
+                &nodes,
+                usize::MAX,
+            );
+            let mut holders: Vec<(String, u64)> = Vec::new();
+            for c in &clusters {
+                let holder = c.path.split(" → ").next().unwrap_or("").to_string();
+                match holders.iter_mut().find(|(h, _)| *h == holder) {
+                    Some((_, n)) => *n += c.count,
+                    None => holders.push((holder, c.count)),
+                }
+            }
+            holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            clusters.truncate(MAX_CLUSTERS);
             SuspectRetainers {
                 class: class.to_string(),
-                clusters: retainer_clusters(
-                    graph,
-                    &index.paths,
-                    Some(&index.dominators),
-                    &nodes,
-                    MAX_CLUSTERS,
-                ),
+                clusters,
+                holders,
             }
         })
         .collect()

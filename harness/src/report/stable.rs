@@ -45,8 +45,8 @@ pub fn render_stable(spec: &Spec, run: &SpecRun) -> String {
     render_stable_with_retainers(spec, run, &lines)
 }
 
-/// Stable retainer summaries: for each robust suspect, the variables that hold it (the anchors
-/// of its retainer paths that hold at least 40% as many objects as the main one), and which
+/// Stable retainer summaries: for each robust suspect, the variables that hold it (the holders
+/// of at least 40% as many of its objects as the main holder, over all paths), and which
 /// request kinds leak. Counts and sizes are left out; paths without a variable a developer
 /// wrote (V8's own roots) are left out too.
 pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
@@ -59,14 +59,14 @@ pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
         let Some(r) = m.retainers.iter().find(|r| r.class == s.class) else {
             continue;
         };
-        let Some(top) = r.clusters.first().map(|c| c.count) else {
+        let Some(top) = r.holders.first().map(|(_, n)| *n) else {
             continue;
         };
         let mut anchors: Vec<&str> = r
-            .clusters
+            .holders
             .iter()
-            .filter(|c| c.count * 10 >= top * 4)
-            .map(|c| c.path.split(" → ").next().unwrap_or(""))
+            .filter(|(_, n)| n * 10 >= top * 4)
+            .map(|(h, _)| h.as_str())
             .filter(|a| !a.is_empty() && !a.starts_with('(') && !a.starts_with('…'))
             .collect();
         anchors.sort_unstable();
