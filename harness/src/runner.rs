@@ -312,6 +312,8 @@ pub struct MeasurePlan {
     /// Compute the retainer paths of the suspects (the main run does; the runs that explain
     /// it further need not).
     pub retainers: bool,
+    /// Measured requests at which to snapshot.
+    pub checkpoints: Vec<u64>,
 }
 
 impl MeasurePlan {
@@ -322,6 +324,7 @@ impl MeasurePlan {
             track_allocations: false,
             label: String::new(),
             retainers: true,
+            checkpoints: spec.checkpoints.clone(),
         }
     }
 }
@@ -392,7 +395,7 @@ pub async fn measure(
     let mut kept = Vec::new();
     let mut done: u64 = 0;
     let points: Vec<u64> = std::iter::once(0)
-        .chain(spec.checkpoints.iter().copied())
+        .chain(plan.checkpoints.iter().copied())
         .collect();
     let mut last_graph = None;
     for (k, &at) in points.iter().enumerate() {

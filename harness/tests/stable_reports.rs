@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use leakgate::report::stable::{bytes_bucket, rate_words};
+use leakgate::report::stable::rate_words;
 use leakgate::runner::RunOptions;
 use leakgate::spec::load_spec;
 use leakgate::testing::{run_trial, spec_trials};
@@ -87,6 +87,4 @@ fn rates_read_as_words() {
     assert_eq!(rate_words(3.0), "3 per request");
     assert_eq!(rate_words(2.9), "3 per request");
     assert_eq!(rate_words(0.0195), "1 per 50 requests");
-    assert_eq!(bytes_bucket(32.0), "~32 B");
-    assert_eq!(bytes_bucket(31.99), "~32 B");
 }

@@ -32,6 +32,17 @@ pub struct SuspectSites {
     pub traced: u64,
 }
 
+/// The tracked run's checkpoints: half as far apart as the spec's. Tracking makes every
+/// allocation slower, and the sites need only a sample of the survivors, not a verdict.
+fn half_checkpoints(checkpoints: &[u64]) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::with_capacity(checkpoints.len());
+    for &c in checkpoints {
+        let half = (c / 2).max(out.last().map_or(1, |&l| l + 1));
+        out.push(half);
+    }
+    out
+}
+
 /// Runs `spec` again with allocation tracking on and reports where the survivors of each of
 /// `classes` were allocated, in the order of `classes`. File names are relative to the app's
 /// folder (`spec.app.cwd`).
@@ -45,6 +56,7 @@ pub async fn find_allocation_sites(
         track_allocations: true,
         label: "allocations".into(),
         retainers: false,
+        checkpoints: half_checkpoints(&spec.checkpoints),
     };
     let measured = measure(spec, &plan, options).await?;
     Ok(classes

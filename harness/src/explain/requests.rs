@@ -53,6 +53,7 @@ pub async fn attribute(spec: &Spec, options: &RunOptions) -> Vec<RequestKindResu
             track_allocations: false,
             label: format!("request-{i}"),
             retainers: false,
+            checkpoints: spec.checkpoints.clone(),
         };
         let result = match measure(spec, &plan, options).await {
             Ok(m) => RequestKindResult {

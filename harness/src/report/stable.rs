@@ -7,8 +7,10 @@
 //!
 //! - the spec's name and file name, its `expect` and the verdict;
 //! - each suspect class, sorted by name, with its rate as "N per request" or "1 per M requests"
-//!   (M a nice number: 1, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500, 1000) and its bytes per
-//!   request as a power-of-two bucket ([`bytes_bucket`]);
+//!   (M on the 1-2-5 series: 1, 2, 5, 10, 20, 50, ..., whose boundaries sit far from the round
+//!   rates leaks have); the string representations V8 picks on its own (flat, concatenated,
+//!   sliced: a string is flattened when the engine decides) are counted as one class,
+//!   `strings (all representations)`;
 //! - the growth of the JS heap and of array buffers per request: "above limit" or "below
 //!   limit", as the verdict judged it;
 //! - on an error, its kind only (the message names ports and paths).
@@ -16,13 +18,9 @@
 //! A class near the detection threshold is a suspect in some runs and not in others, so only
 //! classes at [`ROBUST_FACTOR`] times the threshold or more are listed.
 //!
-//! Why the buckets are centred on powers of two rather than bounded by them: V8 objects are
-//! whole words, and a leak retains a whole number of them per request (or one per a round number
-//! of requests), so bytes per request land on powers of two all the time — 16, 32, 64, 256,
-//! 4096 — where a bucket edge would split runs that differ by one object. Edges at 2^k·√2 are
-//! as far from those values as can be. Growths of the whole heap are a sum of many such
-//! classes plus collector noise and fall anywhere; no edge is safe for them, so they are shown
-//! against their limit only, which the verdict already decided.
+//! Sizes are left out: bytes per request of a class land on powers of two (whole words per
+//! request) and those of the heap anywhere, so any bucket edge splits runs that differ by one
+//! object. Growth is shown against its limit only, which the verdict already decided.
 
 use std::fmt::Write as _;
 
@@ -34,7 +32,22 @@ use crate::spec::Spec;
 pub const ROBUST_FACTOR: f64 = 2.0;
 
 /// The "nice" request counts of "1 per M requests".
-pub const NICE_PERIODS: [u64; 13] = [1, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500, 1000];
+pub const NICE_PERIODS: [u64; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
+/// V8's string representations, reported as one class.
+pub const STRING_CLASSES: [&str; 3] = ["(string)", "(concatenated string)", "(sliced string)"];
+
+/// The name the stable report gives all string representations together.
+pub const STRINGS: &str = "strings (all representations)";
+
+/// The stable class name of a class.
+fn stable_class(class: &str) -> &str {
+    if STRING_CLASSES.contains(&class) {
+        STRINGS
+    } else {
+        class
+    }
+}
 
 /// The stable report of `run` of `spec`, with no retainer lines.
 pub fn render_stable(spec: &Spec, run: &SpecRun) -> String {
@@ -55,24 +68,32 @@ pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
         &m.analysis.suspects,
         spec.assert.max_survivors_per_1k_requests,
     );
-    for s in suspects {
-        let Some(r) = m.retainers.iter().find(|r| r.class == s.class) else {
-            continue;
-        };
-        let Some(top) = r.holders.first().map(|(_, n)| *n) else {
-            continue;
-        };
-        let mut anchors: Vec<&str> = r
-            .holders
+    for (class, _) in suspects {
+        // Holders summed over the classes shown as this one.
+        let mut holders: Vec<(&str, u64)> = Vec::new();
+        for r in m
+            .retainers
             .iter()
-            .filter(|(_, n)| n * 10 >= top * 4)
-            .map(|(h, _)| h.as_str())
+            .filter(|r| stable_class(&r.class) == class)
+        {
+            for (holder, n) in &r.holders {
+                match holders.iter_mut().find(|(h, _)| h == holder) {
+                    Some((_, total)) => *total += n,
+                    None => holders.push((holder.as_str(), *n)),
+                }
+            }
+        }
+        let top = holders.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let mut anchors: Vec<&str> = holders
+            .iter()
+            .filter(|(_, n)| top > 0 && n * 10 >= top * 4)
+            .map(|(h, _)| *h)
             .filter(|a| !a.is_empty() && !a.starts_with('(') && !a.starts_with('…'))
             .collect();
         anchors.sort_unstable();
         anchors.dedup();
         if !anchors.is_empty() {
-            lines.push(format!("{}: held by {}", s.class, anchors.join(", ")));
+            lines.push(format!("{class}: held by {}", anchors.join(", ")));
         }
     }
     if let Some(kinds) = &m.leaking_requests {
@@ -119,14 +140,8 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
         let _ = writeln!(out, "suspects: none");
     } else {
         let _ = writeln!(out, "suspects:");
-        for s in suspects {
-            let _ = writeln!(
-                out,
-                "  {}: {}, {} per request",
-                s.class,
-                rate_words(s.per_1k_requests / 1000.0),
-                bytes_bucket(s.bytes_per_request)
-            );
+        for (class, per_1k) in suspects {
+            let _ = writeln!(out, "  {class}: {}", rate_words(per_1k / 1000.0));
         }
     }
     if !retainers.is_empty() {
@@ -138,14 +153,20 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
     out
 }
 
-/// The suspects well above the threshold `min_per_1k`, sorted by class name.
-pub fn robust_suspects(suspects: &[Suspect], min_per_1k: f64) -> Vec<&Suspect> {
-    let mut out: Vec<&Suspect> = suspects
-        .iter()
-        .filter(|s| s.per_1k_requests >= ROBUST_FACTOR * min_per_1k)
-        .collect();
-    out.sort_by(|a, b| a.class.cmp(&b.class));
-    out
+/// The suspects well above the threshold `min_per_1k` as (stable class, survivors per 1000
+/// requests), string representations summed, sorted by class name.
+pub fn robust_suspects(suspects: &[Suspect], min_per_1k: f64) -> Vec<(&str, f64)> {
+    let mut merged: Vec<(&str, f64)> = Vec::new();
+    for s in suspects {
+        let class = stable_class(&s.class);
+        match merged.iter_mut().find(|(c, _)| *c == class) {
+            Some((_, rate)) => *rate += s.per_1k_requests,
+            None => merged.push((class, s.per_1k_requests)),
+        }
+    }
+    merged.retain(|(_, rate)| *rate >= ROBUST_FACTOR * min_per_1k);
+    merged.sort_by(|a, b| a.0.cmp(b.0));
+    merged
 }
 
 /// A rate in objects per request as words: "3 per request" from 0.75 up, "1 per 50 requests"
@@ -173,26 +194,6 @@ pub fn rate_words(per_request: f64) -> String {
     } else {
         format!("1 per {nice} requests")
     }
-}
-
-/// A byte count as its power-of-two bucket: "~16 B" for 11.3 to 22.6 bytes (2^k/√2 to
-/// 2^k·√2), "~32 B", ..., "~512 B", "~1 KiB", ..., "~4 MiB"; "under 12 B" below the first.
-pub fn bytes_bucket(bytes: f64) -> String {
-    if bytes.is_nan() || bytes < 8.0 * std::f64::consts::SQRT_2 {
-        return "under 12 B".to_string();
-    }
-    let k = bytes.log2().round().min(62.0) as u32;
-    let centre = 1u64 << k;
-    let (value, unit) = if centre >= 1 << 30 {
-        (centre >> 30, "GiB")
-    } else if centre >= 1 << 20 {
-        (centre >> 20, "MiB")
-    } else if centre >= 1 << 10 {
-        (centre >> 10, "KiB")
-    } else {
-        (centre, "B")
-    };
-    format!("~{value} {unit}")
 }
 
 /// A growth as words: "above limit" when the verdict found it over its limit (see
@@ -230,27 +231,31 @@ mod tests {
         assert_eq!(rate_words(0.02), "1 per 50 requests");
         assert_eq!(rate_words(0.021), "1 per 50 requests");
         assert_eq!(rate_words(0.5), "1 per 2 requests");
-        assert_eq!(rate_words(0.041), "1 per 25 requests");
+        assert_eq!(rate_words(0.041), "1 per 20 requests");
+        assert_eq!(rate_words(0.22), "1 per 5 requests");
         assert_eq!(rate_words(0.001), "1 per 1000 requests");
         assert_eq!(rate_words(0.00001), "1 per 1000 requests");
         assert_eq!(rate_words(0.0), "none");
     }
 
     #[test]
-    fn byte_buckets_are_centred_on_powers_of_two() {
-        assert_eq!(bytes_bucket(0.0), "under 12 B");
-        assert_eq!(bytes_bucket(11.0), "under 12 B");
-        assert_eq!(bytes_bucket(f64::NAN), "under 12 B");
-        assert_eq!(bytes_bucket(16.0), "~16 B");
-        assert_eq!(bytes_bucket(15.99), "~16 B");
-        assert_eq!(bytes_bucket(32.07), "~32 B");
-        assert_eq!(bytes_bucket(31.9), "~32 B");
-        assert_eq!(bytes_bucket(88.0), "~64 B");
-        assert_eq!(bytes_bucket(96.0), "~128 B");
-        assert_eq!(bytes_bucket(700.0), "~512 B");
-        assert_eq!(bytes_bucket(4095.9), "~4 KiB");
-        assert_eq!(bytes_bucket(4096.1), "~4 KiB");
-        assert_eq!(bytes_bucket(3.0 * 1024.0 * 1024.0), "~4 MiB");
+    fn string_representations_count_as_one_class() {
+        let suspect = |class: &str, per_1k: f64| Suspect {
+            class: class.to_string(),
+            per_1k_requests: per_1k,
+            bytes_per_request: 0.0,
+            survivors_by_interval: vec![],
+            count_growth_by_interval: vec![],
+        };
+        let list = [
+            suspect("Object", 1000.0),
+            suspect("(string)", 2000.0),
+            suspect("(concatenated string)", 21.0),
+            suspect("Date", 6.0),
+        ];
+        let robust = robust_suspects(&list, 5.0);
+        assert_eq!(robust, vec![("Object", 1000.0), (STRINGS, 2021.0)]);
+        assert_eq!(rate_words(2.021), "2 per request");
     }
 
     #[test]
@@ -276,7 +281,7 @@ mod tests {
         let all = [s("b", 100.0), s("a", 20.0), s("c", 6.0)];
         let names: Vec<&str> = robust_suspects(&all, 5.0)
             .iter()
-            .map(|s| s.class.as_str())
+            .map(|(class, _)| *class)
             .collect();
         assert_eq!(names, ["a", "b"]);
     }
