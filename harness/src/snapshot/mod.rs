@@ -6,8 +6,10 @@
 //! is an error with the byte offset and what was expected there, never a panic.
 
 mod graph;
+mod layout;
 mod reader;
 mod scan;
+mod trace;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
