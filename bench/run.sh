@@ -2,9 +2,13 @@
 # Benchmarks `leakgate summary` against a plain `JSON.parse` in Node on large
 # heap snapshots.
 #
-#   bench/run.sh [--big] [--no-build] [--runs N]
+#   bench/run.sh [--big] [--dominators] [--no-build] [--runs N]
 #
 #   --big       also benchmark the ~740 MB snapshot (Node cannot parse it)
+#   --dominators  also time the full analysis (`leakgate summary --top-retainers 10`:
+#               dominator tree, retained sizes, shortest paths) against memlab's full
+#               load (`bench/memlab-load.js`, once per file; needs memlab installed, see
+#               that file; skipped when it is not)
 #   --no-build  do not run `cargo build --release` first
 #   --runs N    runs per measurement, best wall time is kept (default 3)
 #
@@ -20,11 +24,13 @@ out="$here/out"
 mkdir -p "$out"
 
 big=0
+dominators=0
 build=1
 runs=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --big) big=1 ;;
+    --dominators) dominators=1 ;;
     --no-build) build=0 ;;
     --runs) shift; runs="$1" ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
@@ -100,6 +106,7 @@ measure() {
 }
 
 rows=()
+dom_rows=()
 for f in "${files[@]}"; do
   size_mb="$(awk -v b="$(stat -c %s "$f")" 'BEGIN { printf "%.0f", b / 1048576 }')"
   base="$(basename "$f")"
@@ -122,6 +129,22 @@ for f in "${files[@]}"; do
     speedup="node fails"
   fi
 
+  if [ "$dominators" = 1 ]; then
+    if [ -n "$bin" ]; then
+      measure "leakgate dominators" "$bin" summary "$f" --top-retainers 10 --json /dev/null
+      dom_rows+=("| $base | $size_mb | leakgate summary --top-retainers 10 | $M_WALL | $M_RSS_MB |")
+    fi
+    memlab_dir="${MEMLAB_DIR:-/tmp/memlab-bench/node_modules}"
+    if [ -d "$memlab_dir/@memlab/heap-analysis" ]; then
+      saved_runs="$runs"; runs=1
+      measure memlab node --max-old-space-size=20000 "$here/memlab-load.js" "$f"
+      runs="$saved_runs"
+      dom_rows+=("| $base | $size_mb | memlab getFullHeapFromFile | $M_WALL | $M_RSS_MB |")
+    else
+      dom_rows+=("| $base | $size_mb | memlab getFullHeapFromFile | not installed | |")
+    fi
+  fi
+
   case "$lg_status" in
     ok) rows+=("| $base | $size_mb | leakgate summary | $lg_wall | $lg_rss | $speedup |") ;;
     fails) rows+=("| $base | $size_mb | leakgate summary | fails after $lg_wall s: ${lg_msg//|/\\|} | $lg_rss | |") ;;
@@ -141,4 +164,12 @@ done
   echo "| file | size MB | tool | wall s | peak RSS MB | speedup vs node |"
   echo "|---|---:|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
+  if [ "${#dom_rows[@]}" -gt 0 ]; then
+    echo
+    echo "Full analysis (dominators, retained sizes, shortest paths); memlab once per file:"
+    echo
+    echo "| file | size MB | tool | wall s | peak RSS MB |"
+    echo "|---|---:|---|---:|---:|"
+    printf '%s\n' "${dom_rows[@]}"
+  fi
 } | tee "$out/results.md"
