@@ -51,9 +51,10 @@ enum Command {
         /// Folder for kept snapshots and app logs (default: ./leakgate-artifacts when kept).
         #[arg(long, value_name = "DIR")]
         artifacts: Option<PathBuf>,
-        /// Specs run at once.
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
+        /// Specs run at once (default: the number of CPUs). Verdicts count objects, not time,
+        /// so runs sharing the CPUs judge alike.
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Write reports to this folder: `NAME.json` and an `NAME.svg` chart per spec, and
         /// `junit.xml` for all.
         #[arg(long, value_name = "DIR")]
@@ -291,7 +292,7 @@ fn run(
     outputs: &Outputs,
     keep: Option<KeepSnapshots>,
     artifacts: Option<PathBuf>,
-    jobs: usize,
+    jobs: Option<usize>,
 ) -> Result<ExitCode, CliError> {
     let settings = leakgate::env::settings()?;
     // Every spec is checked before anything runs.
@@ -316,6 +317,9 @@ fn run(
         artifacts_dir: artifacts,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let runs = run_all(&specs, &options, jobs.max(1));
     let pairs: Vec<(&Spec, &SpecRun)> = specs.iter().zip(&runs).collect();
     let json = outputs.json;
