@@ -350,7 +350,16 @@ pub async fn measure(
         script: spec.app.script.clone(),
         cwd: spec.app.cwd.clone(),
         env: spec.app.env.clone(),
-        node_args: spec.app.node_args.clone(),
+        node_args: {
+            let mut args = spec.app.node_args.clone();
+            if plan.track_allocations {
+                // Objects V8 decides to pretenure are allocated straight into old space by
+                // optimised code, where the allocation tracker does not see them; and a leak's
+                // objects, which all survive, are exactly the ones V8 pretenures.
+                args.push("--no-allocation-site-pretenuring".to_string());
+            }
+            args
+        },
         port: spec.app.port,
         ready_path: spec.app.ready_path.clone(),
         ready_timeout: spec.app.ready_timeout,

@@ -200,7 +200,7 @@ pub fn describe_path(graph: &HeapGraph, steps: &[(NodeIndex, usize)], node: Node
             }
             continue;
         }
-        let name = edge_label(graph, e);
+        let name = edge_label(graph, from, e);
         let mut part = if i == 0 && graph.edge_type_name(e) == "context" {
             format!("{name} (closure variable)")
         } else if i == 0 && is_global(graph, from) {
@@ -226,8 +226,9 @@ fn join_edge(name: &str) -> String {
 }
 
 /// An edge's name with indexes folded, so that siblings share a path.
-fn edge_label(graph: &HeapGraph, e: usize) -> String {
+fn edge_label(graph: &HeapGraph, from: NodeIndex, e: usize) -> String {
     match graph.edge_type_name(e) {
+        "property" if is_dictionary(graph, from) => "[key]".to_string(),
         "element" | "hidden" => "[]".to_string(),
         _ => {
             let name = graph.edge_name(e);
@@ -241,6 +242,19 @@ fn edge_label(graph: &HeapGraph, e: usize) -> String {
             }
         }
     }
+}
+
+/// Properties an object may have before its property names count as data (an object used as a
+/// map: `cache[term] = ...`), so that the objects it holds share one path.
+const DICTIONARY_PROPERTIES: usize = 256;
+
+/// Whether `n` is an object with more than [`DICTIONARY_PROPERTIES`] named properties.
+fn is_dictionary(graph: &HeapGraph, n: NodeIndex) -> bool {
+    graph
+        .edges(n)
+        .filter(|&e| graph.edge_type_name(e) == "property")
+        .nth(DICTIONARY_PROPERTIES)
+        .is_some()
 }
 
 /// Whether a property name is data used as a key rather than a name written in the code.
