@@ -109,6 +109,40 @@ pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
             &message,
         ));
         out.push('\n');
+        // Where known, also the lines in the app that allocate what leaks, one per line.
+        if let Ok(m) = &run.outcome {
+            let mut places: Vec<(PathBuf, u32, Vec<String>)> = Vec::new();
+            for s in &m.allocation_sites {
+                let Some(site) = s.sites.first() else {
+                    continue;
+                };
+                if site.line == 0 || site.file.starts_with("node:") {
+                    continue;
+                }
+                let line = site.statement.as_ref().map_or(site.line, |st| st.line);
+                let source = relative_path(&spec.app.cwd.join(&site.file), cwd);
+                let what = format!(
+                    "{} ({} of {} traced survivors)",
+                    s.class, site.count, s.traced
+                );
+                match places
+                    .iter_mut()
+                    .find(|(f, l, _)| *f == source && *l == line)
+                {
+                    Some((_, _, classes)) => classes.push(what),
+                    None => places.push((source, line, vec![what])),
+                }
+            }
+            for (source, line, classes) in places {
+                out.push_str(&error_command(
+                    &source.display().to_string(),
+                    line,
+                    &format!("leakgate {}", run.name),
+                    &format!("allocated here and retained: {}", classes.join(", ")),
+                ));
+                out.push('\n');
+            }
+        }
     }
     out
 }
