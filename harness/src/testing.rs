@@ -38,6 +38,9 @@ pub fn snapshot_dir(spec: &Spec) -> PathBuf {
 /// must match the snapshot (when `report_snapshot` is on).
 pub fn run_trial(spec: &Spec, options: &RunOptions) -> Result<(), Failed> {
     let run = run_spec(spec, options);
+    if let Some(dir) = &options.artifacts_dir {
+        write_reports(dir, spec, &run);
+    }
     if !run.passed() {
         return Err(Failed::from(render_run(&run)));
     }
@@ -45,6 +48,20 @@ pub fn run_trial(spec: &Spec, options: &RunOptions) -> Result<(), Failed> {
         check_report_snapshot(spec, &run)?;
     }
     Ok(())
+}
+
+/// Writes the spec's JSON report, text report and chart beside its artifacts (CI uploads
+/// them). Best effort: a report that cannot be written does not change the test's outcome.
+fn write_reports(dir: &Path, spec: &Spec, run: &SpecRun) {
+    let stem = dir.join(crate::runner::safe_name(&spec.name));
+    let _ = std::fs::create_dir_all(dir);
+    if let Ok(json) = serde_json::to_string_pretty(&crate::report::SpecJson::from_run(run)) {
+        let _ = std::fs::write(stem.with_extension("json"), json + "\n");
+    }
+    let _ = std::fs::write(stem.with_extension("txt"), render_run(run));
+    if let Some(svg) = crate::report::render_svg(spec, run) {
+        let _ = std::fs::write(stem.with_extension("svg"), svg);
+    }
 }
 
 /// Compares the stable report of `run` with its insta snapshot; a mismatch is a failure that
