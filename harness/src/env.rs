@@ -4,7 +4,7 @@
 //! | variable | values | effect |
 //! |---|---|---|
 //! | `LEAKGATE_KEEP_SNAPSHOTS` | `never` (default), `on-failure`, `always` | keep the heap snapshots of a run (under `LEAKGATE_ARTIFACTS`) |
-//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go (default `target/leakgate` under `cargo test`, none for the CLI) |
+//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go, and under `cargo test` each spec's report (JSON, text, SVG) (default `target/leakgate` under `cargo test` when snapshots are kept, none for the CLI) |
 //! | `LEAKGATE_SPECS` | a folder or file | the specs `cargo test` runs (default: the workspace's `specs/`) |
 //! | `CI` | `true` | set by CI services; reports are snapshot-tested strictly |
 //! | `GITHUB_ACTIONS` | `true` | set by GitHub Actions; `leakgate run` prints `::error` annotations for specs that fail |
