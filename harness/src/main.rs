@@ -232,7 +232,11 @@ fn diff(
     min_survivors: u64,
 ) -> Result<ExitCode, CliError> {
     let mut builder = DiffBuilder::new();
-    let (last, earlier) = files.split_last().expect("clap requires two files");
+    // clap requires two files; an empty list is still an error, not a panic.
+    let Some((last, earlier)) = files.split_last() else {
+        eprintln!("leakgate: diff needs at least two snapshot files");
+        return Ok(ExitCode::from(2));
+    };
     for file in earlier {
         let graph = read(file)?;
         builder.add_earlier(&graph);
