@@ -352,15 +352,35 @@ impl<S: ChunkSource> Scanner<S> {
         number_too_large(self.offset(), context)
     }
 
+    fn string_too_long(&self, context: &'static str) -> SnapshotError {
+        SnapshotError::NotASnapshot {
+            offset: self.offset(),
+            reason: format!(
+                "a string in {context} is longer than V8's limit of {MAX_STRING_UNITS} \
+                 characters"
+            ),
+        }
+    }
+
     /// Reads a JSON string (the opening quote is next) and appends its UTF-8 text to `out`.
     /// Lone surrogates, which V8 writes for broken JS strings, become U+FFFD.
+    ///
+    /// Only the first [`KEPT_STRING_BYTES`] of a string are kept (V8 itself writes at most
+    /// `--heap-snapshot-string-limit`, 1024 characters by default, of a string's contents);
+    /// the rest is counted, not stored, so one huge string cannot grow memory. A string longer
+    /// than V8 can make ([`MAX_STRING_UNITS`]) is an error.
     pub(crate) fn read_string(
         &mut self,
         out: &mut Vec<u8>,
         context: &'static str,
     ) -> Result<(), SnapshotError> {
         self.expect(b'"', context)?;
+        let mut bound = StringBound::new(out.len());
         loop {
+            bound.trim(out, false);
+            if bound.units > MAX_STRING_UNITS {
+                return Err(self.string_too_long(context));
+            }
             if self.pos >= self.buf.len() && !self.refill()? {
                 return Err(self.unexpected(None, "the end of a string", context));
             }
@@ -375,7 +395,13 @@ impl<S: ChunkSource> Scanner<S> {
                     let b = chunk[i];
                     self.pos += i + 1;
                     match b {
-                        b'"' => return Ok(()),
+                        b'"' => {
+                            bound.trim(out, true);
+                            if bound.units > MAX_STRING_UNITS {
+                                return Err(self.string_too_long(context));
+                            }
+                            return Ok(());
+                        }
                         b'\\' => self.read_escape(out, context)?,
                         _ => {
                             self.pos -= 1;
@@ -607,4 +633,65 @@ fn describe_found(b: u8) -> String {
     } else {
         format!("byte 0x{b:02x}")
     }
+}
+
+/// V8's largest string length on 64-bit targets (`String::kMaxLength`, 2^29 - 24 UTF-16 code
+/// units): no heap snapshot can hold a longer string.
+pub(crate) const MAX_STRING_UNITS: u64 = (1 << 29) - 24;
+/// How many bytes of one string the reader keeps; the rest is counted and dropped.
+pub(crate) const KEPT_STRING_BYTES: usize = 1 << 20;
+/// Bytes collected past [`KEPT_STRING_BYTES`] before they are counted and dropped.
+const TRIM_SLACK: usize = 1 << 20;
+
+/// Keeps one string's stored part short while counting its full length in UTF-16 units.
+struct StringBound {
+    /// Where the string starts in the output.
+    start: usize,
+    /// Where the kept part ends, once the string is longer than the kept part.
+    cut: Option<usize>,
+    /// UTF-16 units counted so far in the kept part and the dropped bytes.
+    units: u64,
+}
+
+impl StringBound {
+    fn new(start: usize) -> Self {
+        StringBound {
+            start,
+            cut: None,
+            units: 0,
+        }
+    }
+
+    /// Counts and drops what lies past the kept part: when it has grown by [`TRIM_SLACK`],
+    /// or always when `end` (the string is complete).
+    fn trim(&mut self, out: &mut Vec<u8>, end: bool) {
+        let limit = self.start + KEPT_STRING_BYTES;
+        let cut = match self.cut {
+            Some(cut) => cut,
+            None if out.len() <= limit => return,
+            None => {
+                // The kept part ends at a character boundary, so it stays valid UTF-8.
+                let mut cut = limit;
+                while cut > self.start && out[cut] & 0xC0 == 0x80 {
+                    cut -= 1;
+                }
+                self.units = utf16_units(&out[self.start..cut]);
+                self.cut = Some(cut);
+                cut
+            }
+        };
+        if end || out.len() - cut >= TRIM_SLACK {
+            self.units += utf16_units(&out[cut..]);
+            out.truncate(cut);
+        }
+    }
+}
+
+/// UTF-16 code units of UTF-8 bytes: one per leading byte, two for a 4-byte character. Bytes
+/// of one character split between calls are still counted once.
+fn utf16_units(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .map(|&b| u64::from(b & 0xC0 != 0x80) + u64::from(b >= 0xF0))
+        .sum()
 }

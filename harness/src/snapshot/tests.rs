@@ -338,3 +338,35 @@ fn huge_declared_counts_do_not_allocate_up_front() {
         assert!(message.contains("4000000000"), "{message}");
     }
 }
+
+#[test]
+fn a_long_string_is_kept_in_part_and_counted_in_full() {
+    use super::scan::KEPT_STRING_BYTES;
+    // 3 MiB of a two-byte character: the stored part ends on a character boundary.
+    let long = "é".repeat(3 << 19);
+    let text = tiny(&format!(r#""","{long}","kept""#));
+    for piece in [7, 1 << 16] {
+        let g = read_bytes(text.as_bytes(), piece).expect("valid");
+        let name = g.node_name(1);
+        assert!(name.len() <= KEPT_STRING_BYTES && name.len() >= KEPT_STRING_BYTES - 3);
+        assert!(name.chars().all(|c| c == 'é'));
+        assert_eq!(g.edge_name(0), "kept");
+    }
+}
+
+#[test]
+fn a_string_longer_than_v8_allows_is_an_error() {
+    use super::scan::MAX_STRING_UNITS;
+    let long = "a".repeat(usize::try_from(MAX_STRING_UNITS).unwrap() + 1);
+    let mut text = tiny(&format!(r#""","{long}","kept""#)).into_bytes();
+    drop(long);
+    let error = read_bytes(&text, 1 << 20).expect_err("too long");
+    assert!(
+        error.to_string().contains("longer than V8's limit"),
+        "{error}"
+    );
+    // One character fewer is accepted.
+    let at = text.iter().position(|&b| b == b'a').unwrap();
+    text.remove(at);
+    assert!(read_bytes(&text, 1 << 20).is_ok());
+}
