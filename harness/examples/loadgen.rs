@@ -31,14 +31,10 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = LoadConfig {
         concurrency: args.concurrency,
-        requests: vec![RequestTemplate {
-            method: "GET".to_owned(),
-            path: args.path,
-            headers: Vec::new(),
-            body: None,
-        }],
+        requests: vec![RequestTemplate::new("GET", args.path)],
         cookies: false,
         request_timeout: Duration::from_secs(10),
+        max_failure_rate: leakgate::load::DEFAULT_MAX_FAILURE_RATE,
     };
     let mut load = match LoadGenerator::new(args.addr, config) {
         Ok(load) => load,

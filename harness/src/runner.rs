@@ -20,9 +20,10 @@ use crate::load::{LoadError, LoadGenerator, LoadStats};
 use crate::snapshot::{self, HeapGraph, SnapshotError};
 use crate::spec::{Expectation, Explain, Spec};
 
-/// Largest share of failed requests (non-2xx or errors) a run accepts before it is an error
-/// rather than a verdict: an app that fails requests is not doing the work being measured.
-pub const MAX_FAILURE_RATE: f64 = 0.01;
+/// The default largest share of failed requests (an unexpected status, or no answer) a run
+/// accepts before it is an error rather than a verdict: an app that fails requests is not
+/// doing the work being measured. A spec sets its own with `load.max_failure_rate`.
+pub const MAX_FAILURE_RATE: f64 = crate::load::DEFAULT_MAX_FAILURE_RATE;
 
 /// Lines of the app's output quoted in a failure.
 pub const LOG_TAIL_LINES: usize = 30;
@@ -162,7 +163,9 @@ pub enum RunError {
     },
     /// Too many requests failed for the run to mean anything.
     #[error(
-        "{failed} of {requests} requests failed during {phase} (more than {limit}%): {detail}\n\
+        "{failed} of {requests} requests failed during {phase} (more than the {limit}% that \
+         `load.max_failure_rate` allows): {detail}; a request whose answer is not 2xx by design \
+         can say so with `status:` (e.g. `status: 404`)\n\
          last lines of the app's output:\n{log_tail}"
     )]
     TooManyFailures {
@@ -516,11 +519,11 @@ async fn drive(
         error,
         log_tail: app.log_tail(LOG_TAIL_LINES),
     })?;
-    if stats.failure_rate() > MAX_FAILURE_RATE {
+    let max_failure_rate = load.max_failure_rate();
+    if stats.failure_rate() > max_failure_rate {
         let statuses: Vec<String> = stats
-            .status_counts
+            .unexpected_status_counts
             .iter()
-            .filter(|(s, _)| !(200..300).contains(*s))
             .map(|(s, n)| format!("{n}× HTTP {s}"))
             .collect();
         let mut detail = statuses.join(", ");
@@ -547,7 +550,7 @@ async fn drive(
             phase: phase.to_string(),
             failed: stats.failures(),
             requests: stats.requests,
-            limit: MAX_FAILURE_RATE * 100.0,
+            limit: max_failure_rate * 100.0,
             detail,
             log_tail: app.log_tail(LOG_TAIL_LINES),
         });

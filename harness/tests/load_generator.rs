@@ -8,7 +8,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use leakgate::load::{BodyTemplate, LoadConfig, LoadError, LoadGenerator, RequestTemplate};
+use leakgate::load::{
+    BodyTemplate, LoadConfig, LoadError, LoadGenerator, RequestTemplate, StatusPattern,
+};
 use serde_json::{json, Value};
 
 const SERVER: &str = r#"
@@ -112,12 +114,7 @@ impl Drop for Server {
 }
 
 fn template(method: &str, path: &str) -> RequestTemplate {
-    RequestTemplate {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        headers: Vec::new(),
-        body: None,
-    }
+    RequestTemplate::new(method, path)
 }
 
 fn config(concurrency: usize, requests: Vec<RequestTemplate>) -> LoadConfig {
@@ -126,6 +123,7 @@ fn config(concurrency: usize, requests: Vec<RequestTemplate>) -> LoadConfig {
         requests,
         cookies: false,
         request_timeout: Duration::from_secs(10),
+        max_failure_rate: leakgate::load::DEFAULT_MAX_FAILURE_RATE,
     }
 }
 
@@ -245,6 +243,28 @@ async fn non_2xx_answers_are_counted() {
     assert_eq!(stats.failure_rate(), 0.5);
     let failures: Vec<u64> = stats.per_template.iter().map(|t| t.failures).collect();
     assert_eq!(failures, vec![0, 25, 25, 0]);
+    load.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_statuses_are_not_failures() {
+    let server = Server::start();
+    let mut missing = template("GET", "/missing?status=404");
+    missing.status = vec![StatusPattern::Class(4)];
+    let mut broken = template("GET", "/broken?status=500");
+    broken.status = vec![StatusPattern::Code(200), StatusPattern::Code(404)];
+    let templates = vec![template("GET", "/ok"), missing, broken];
+    let mut load = LoadGenerator::new(server.addr, config(3, templates)).expect("valid");
+    let stats = load.run(90).await.expect("run");
+    assert_eq!((stats.ok, stats.non_2xx, stats.unexpected), (30, 60, 30));
+    let unexpected: Vec<(u16, u64)> = stats
+        .unexpected_status_counts
+        .iter()
+        .map(|(s, n)| (*s, *n))
+        .collect();
+    assert_eq!(unexpected, vec![(500, 30)]);
+    let failures: Vec<u64> = stats.per_template.iter().map(|t| t.failures).collect();
+    assert_eq!(failures, vec![0, 0, 30]);
     load.close().await;
 }
 

@@ -275,7 +275,8 @@ pub(super) async fn worker(shared: Arc<RunShared>, mut slot: Slot) -> (Slot, Loa
                 Err(format!("timed out after {:?}", shared.timeout))
             }
         };
-        stats.record(template, outcome);
+        let expects = &shared.templates[template];
+        stats.record(template, outcome, |status| expects.expects(status));
     }
     (slot, stats)
 }

@@ -28,6 +28,7 @@
 
 mod conn;
 mod stats;
+mod status;
 
 use std::io;
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ use tokio::task::JoinSet;
 
 use conn::{worker, RunShared, Slot};
 pub use stats::{LoadStats, TemplateStats};
+pub use status::StatusPattern;
 
 /// One request kind of a spec, cycled in order. `{i}` in the path, header values and body
 /// strings is replaced by the request's global index (warm-up requests included).
@@ -55,6 +57,9 @@ pub struct RequestTemplate {
     pub headers: Vec<(String, String)>,
     /// Optional body.
     pub body: Option<BodyTemplate>,
+    /// The statuses that count as a successful answer (`status:` in a spec); any 2xx when
+    /// left empty.
+    pub status: Vec<StatusPattern>,
 }
 
 /// A request body template.
@@ -71,6 +76,26 @@ impl RequestTemplate {
     pub fn label(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
+
+    /// A `GET`-like template of `method` and `path`: no headers, no body, 2xx expected.
+    pub fn new(method: impl Into<String>, path: impl Into<String>) -> RequestTemplate {
+        RequestTemplate {
+            method: method.into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+            status: Vec::new(),
+        }
+    }
+
+    /// Whether an answer with `status` is what this template expects.
+    pub fn expects(&self, status: u16) -> bool {
+        if self.status.is_empty() {
+            StatusPattern::SUCCESS.matches(status)
+        } else {
+            status::expected(&self.status, status)
+        }
+    }
 }
 
 /// How the load is driven.
@@ -84,7 +109,13 @@ pub struct LoadConfig {
     pub cookies: bool,
     /// How long one request may take before it counts as failed.
     pub request_timeout: Duration,
+    /// The largest share of failed requests (an unexpected status, no answer) a phase of the
+    /// run accepts; above it the run is an error, not a verdict.
+    pub max_failure_rate: f64,
 }
+
+/// The default [`LoadConfig::max_failure_rate`]: 1% of requests.
+pub const DEFAULT_MAX_FAILURE_RATE: f64 = 0.01;
 
 /// The placeholder replaced by a request's global index.
 const INDEX_PLACEHOLDER: &str = "{i}";
@@ -364,6 +395,11 @@ impl LoadGenerator {
             return Err(LoadError::Connect { addr, source });
         }
         Ok(stats)
+    }
+
+    /// The largest share of failed requests a phase accepts ([`LoadConfig::max_failure_rate`]).
+    pub fn max_failure_rate(&self) -> f64 {
+        self.config.max_failure_rate
     }
 
     /// The global index of the next request: how many requests were issued so far, warm-up

@@ -19,7 +19,7 @@ pub struct TemplateStats {
     pub label: String,
     /// Requests issued with this template.
     pub requests: u64,
-    /// Of those, non-2xx answers and errors.
+    /// Of those, answers with an unexpected status, and errors.
     pub failures: u64,
 }
 
@@ -34,6 +34,11 @@ pub struct LoadStats {
     pub non_2xx: u64,
     /// Requests that got no complete answer: connection errors and timeouts.
     pub errors: u64,
+    /// Answers whose status the request's template does not expect (`status:`; any 2xx by
+    /// default). With the default, these are the non-2xx answers.
+    pub unexpected: u64,
+    /// The unexpected answers by status code.
+    pub unexpected_status_counts: BTreeMap<u16, u64>,
     /// Answers by status code, 2xx included.
     pub status_counts: BTreeMap<u16, u64>,
     /// The first few distinct error messages.
@@ -63,9 +68,9 @@ impl LoadStats {
         }
     }
 
-    /// Non-2xx answers plus errors.
+    /// Answers with an unexpected status plus errors.
     pub fn failures(&self) -> u64 {
-        self.non_2xx + self.errors
+        self.unexpected + self.errors
     }
 
     /// [`failures`](Self::failures) as a fraction of requests; 0 when there were none.
@@ -94,8 +99,12 @@ impl LoadStats {
         self.ok += other.ok;
         self.non_2xx += other.non_2xx;
         self.errors += other.errors;
+        self.unexpected += other.unexpected;
         for (status, n) in &other.status_counts {
             *self.status_counts.entry(*status).or_default() += n;
+        }
+        for (status, n) in &other.unexpected_status_counts {
+            *self.unexpected_status_counts.entry(*status).or_default() += n;
         }
         for message in &other.error_samples {
             self.add_error_sample(message);
@@ -128,18 +137,29 @@ impl LoadStats {
         }
     }
 
-    pub(super) fn record(&mut self, template: usize, outcome: Outcome) {
+    /// Counts one request of template number `template`; `expected` tells whether its
+    /// template accepts a status.
+    pub(super) fn record(
+        &mut self,
+        template: usize,
+        outcome: Outcome,
+        expected: impl Fn(u16) -> bool,
+    ) {
         self.requests += 1;
         let failed = match outcome {
             Ok(status) => {
                 *self.status_counts.entry(status).or_default() += 1;
                 if (200..300).contains(&status) {
                     self.ok += 1;
-                    false
                 } else {
                     self.non_2xx += 1;
-                    true
                 }
+                let failed = !expected(status);
+                if failed {
+                    self.unexpected += 1;
+                    *self.unexpected_status_counts.entry(status).or_default() += 1;
+                }
+                failed
             }
             Err(message) => {
                 self.errors += 1;

@@ -18,7 +18,9 @@ use super::{
     DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP, MAX_CONCURRENCY, METHODS,
     MIN_CHECKPOINTS,
 };
-use crate::load::{BodyTemplate, LoadConfig, RequestTemplate};
+use crate::load::{
+    BodyTemplate, LoadConfig, RequestTemplate, StatusPattern, DEFAULT_MAX_FAILURE_RATE,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +62,7 @@ struct RawLoad {
     requests: Vec<Spanned<RawRequest>>,
     cookies: Option<bool>,
     timeout: Option<Spanned<String>>,
+    max_failure_rate: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +88,7 @@ struct RawRequestMap {
     headers: Option<BTreeMap<String, String>>,
     json: Option<serde_json::Value>,
     body: Option<String>,
+    status: Option<Spanned<serde_json::Value>>,
 }
 
 impl<'de> Deserialize<'de> for RawRequest {
@@ -269,6 +273,17 @@ impl Cx<'_> {
             let message = "`load.requests` must list at least one request, e.g. \"GET /\"";
             return self.fail(self.key_or_top("load.requests"), message);
         }
+        let max_failure_rate = match raw.max_failure_rate {
+            None => DEFAULT_MAX_FAILURE_RATE,
+            Some(r) if (0.0..=1.0).contains(&r.value) => r.value,
+            Some(r) => {
+                let message = format!(
+                    "`load.max_failure_rate` must be a fraction from 0 to 1, e.g. 0.05 for 5% (found {})",
+                    r.value
+                );
+                return self.fail(r.referenced, message);
+            }
+        };
         let requests = raw.requests.into_iter().enumerate();
         Ok(LoadConfig {
             concurrency,
@@ -277,6 +292,7 @@ impl Cx<'_> {
                 .collect::<Result<_, _>>()?,
             cookies: raw.cookies.unwrap_or(false),
             request_timeout: self.duration(raw.timeout, "load.timeout", DEFAULT_REQUEST_TIMEOUT)?,
+            max_failure_rate,
         })
     }
 
@@ -296,12 +312,10 @@ impl Cx<'_> {
                     }
                 };
                 let path = Spanned::new(path.to_owned(), at, at);
-                return Ok(RequestTemplate {
-                    method: self.method(method, at)?,
-                    path: self.url_path(path, &here)?,
-                    headers: Vec::new(),
-                    body: None,
-                });
+                return Ok(RequestTemplate::new(
+                    self.method(method, at)?,
+                    self.url_path(path, &here)?,
+                ));
             }
         };
         let body = match (map.json, map.body) {
@@ -334,7 +348,43 @@ impl Cx<'_> {
             path: self.url_path(map.path, &format!("{here}.path"))?,
             headers: headers.into_iter().collect(),
             body,
+            status: match map.status {
+                None => Vec::new(),
+                Some(status) => self.status(status, &format!("{here}.status"))?,
+            },
         })
+    }
+
+    /// `status: 404`, `status: 4xx` or `status: [200, 404]`.
+    fn status(
+        &self,
+        raw: Spanned<serde_json::Value>,
+        what: &str,
+    ) -> Result<Vec<StatusPattern>, SpecError> {
+        use serde_json::Value;
+        let one = |v: &Value| match v {
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .and_then(StatusPattern::code),
+            Value::String(s) => StatusPattern::parse(s),
+            _ => None,
+        };
+        let patterns = match &raw.value {
+            Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
+            Value::Array(_) => None,
+            single => one(single).map(|p| vec![p]),
+        };
+        match patterns {
+            Some(patterns) => Ok(patterns),
+            None => {
+                let message = format!(
+                    "`{what}` must be a status code from 100 to 599, a class (1xx, 2xx, 3xx, 4xx, 5xx) or a list of them (found `{}`)",
+                    raw.value
+                );
+                self.fail(raw.referenced, message)
+            }
+        }
     }
 
     fn method(&self, method: &str, at: Location) -> Result<String, SpecError> {

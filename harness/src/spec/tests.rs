@@ -1,5 +1,5 @@
 use super::*;
-use crate::load::{BodyTemplate, RequestTemplate};
+use crate::load::{BodyTemplate, RequestTemplate, StatusPattern};
 
 /// A folder with `specs/` and `app/server.js`, the usual layout.
 struct Fixture {
@@ -61,10 +61,11 @@ load:
   concurrency: 16
   requests:
     - "GET /items/{i}"
-    - {method: post, path: /orders, json: {order: "{i}", qty: 2}, headers: {x-tenant: acme}}
-    - {method: PUT, path: /notes, body: "note {i}"}
+    - {method: post, path: /orders, json: {order: "{i}", qty: 2}, headers: {x-tenant: acme}, status: [201, 4xx]}
+    - {method: PUT, path: /notes, body: "note {i}", status: 204}
   cookies: true
   timeout: 500ms
+  max_failure_rate: 0.05
 checkpoints: [1000, 2000, 3000, 4000]
 assert:
   max_heap_bytes_per_request: 32
@@ -103,6 +104,7 @@ report_snapshot: false
     assert_eq!(spec.load.concurrency, 16);
     assert!(spec.load.cookies);
     assert_eq!(spec.load.request_timeout, Duration::from_millis(500));
+    assert_eq!(spec.load.max_failure_rate, 0.05);
     assert_eq!(
         spec.load.requests,
         [
@@ -111,6 +113,7 @@ report_snapshot: false
                 path: "/items/{i}".into(),
                 headers: vec![],
                 body: None,
+                status: vec![],
             },
             RequestTemplate {
                 method: "POST".into(),
@@ -119,12 +122,14 @@ report_snapshot: false
                 body: Some(BodyTemplate::Json(
                     serde_json::json!({"order": "{i}", "qty": 2})
                 )),
+                status: vec![StatusPattern::Code(201), StatusPattern::Class(4)],
             },
             RequestTemplate {
                 method: "PUT".into(),
                 path: "/notes".into(),
                 headers: vec![],
                 body: Some(BodyTemplate::Text("note {i}".into())),
+                status: vec![StatusPattern::Code(204)],
             },
         ]
     );
@@ -144,9 +149,9 @@ report_snapshot: false
     assert_eq!(
         spec.lines,
         SpecLines {
-            expect: 24,
+            expect: 25,
             app: 2,
-            checkpoints: 18
+            checkpoints: 19
         }
     );
 }
@@ -270,7 +275,19 @@ fn errors_point_at_the_offending_key_or_value() {
         ),
         (
             "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, jsn: 1}\n".into(),
-            "4:18: unknown key `jsn` in `load.requests[0]`; valid keys: method, path, headers, json, body".into(),
+            "4:18: unknown key `jsn` in `load.requests[0]`; valid keys: method, path, headers, json, body, status".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, status: 4x}\n".into(),
+            "4:26: `load.requests[0].status` must be a status code from 100 to 599, a class (1xx, 2xx, 3xx, 4xx, 5xx) or a list of them (found `\"4x\"`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, status: [200, 700]}\n".into(),
+            "4:26: `load.requests[0].status` must be a status code from 100 to 599, a class (1xx, 2xx, 3xx, 4xx, 5xx) or a list of them (found `[200,700]`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests: [/]\n  max_failure_rate: 5\n".into(),
+            "4:21: `load.max_failure_rate` must be a fraction from 0 to 1, e.g. 0.05 for 5% (found 5)".into(),
         ),
         (
             minimal_with("assert: {max_heap: 1}\n"),
