@@ -59,6 +59,7 @@ fn mixed_spec_names_the_post_that_leaks() {
     assert!(
         object.clusters[0]
             .path
+            .to_string()
             .starts_with("orders (closure variable) → Map.table"),
         "{:?}",
         object.clusters

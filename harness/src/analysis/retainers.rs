@@ -122,11 +122,114 @@ impl RootPaths {
     }
 }
 
+/// Where a retainer path starts: the name a developer wrote, or, when the path has none, the
+/// first object V8 shows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Holder {
+    /// A variable in a closure's context; a CommonJS module's top-level `const` is one.
+    ClosureVariable {
+        /// The variable's name.
+        name: String,
+    },
+    /// A top-level binding of an ES module.
+    ModuleVariable {
+        /// The binding's name.
+        name: String,
+        /// Where it is declared, `file:line` (relative to the app's folder), when known.
+        declared_at: Option<String>,
+    },
+    /// A property of the global object (`globalThis.name`).
+    Global {
+        /// The property's name.
+        name: String,
+    },
+    /// No variable on the path: the path starts at an object of this class.
+    Object {
+        /// The first step as V8 names it, e.g. `(GC roots)[]`.
+        text: String,
+    },
+    /// The object is not reachable from a GC root.
+    Unreachable,
+}
+
+impl Holder {
+    /// The variable or property name, for holders a developer wrote.
+    pub fn variable(&self) -> Option<&str> {
+        match self {
+            Holder::ClosureVariable { name }
+            | Holder::ModuleVariable { name, .. }
+            | Holder::Global { name } => Some(name),
+            Holder::Object { .. } | Holder::Unreachable => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::ClosureVariable { name } => write!(f, "{name} (closure variable)"),
+            Holder::ModuleVariable {
+                name,
+                declared_at: Some(at),
+            } => write!(f, "{name} (module variable, {at})"),
+            Holder::ModuleVariable {
+                name,
+                declared_at: None,
+            } => write!(f, "{name} (module variable)"),
+            Holder::Global { name } => write!(f, "globalThis.{name}"),
+            Holder::Object { text } => f.write_str(text),
+            Holder::Unreachable => f.write_str("(unreachable)"),
+        }
+    }
+}
+
+/// A retainer path as a developer reads it: the holder, then each step down to the object
+/// (`Array[]`, `Object.date`, `…` for skipped steps), the last being the object's class.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RetainerPath {
+    /// Where the path starts.
+    pub holder: Holder,
+    /// The steps after the holder; the last is the retained object's class.
+    pub steps: Vec<String>,
+}
+
+impl std::fmt::Display for RetainerPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.holder)?;
+        let sep = if self.holder == Holder::Unreachable {
+            " "
+        } else {
+            " → "
+        };
+        for (i, step) in self.steps.iter().enumerate() {
+            f.write_str(if i == 0 { sep } else { " → " })?;
+            f.write_str(step)?;
+        }
+        Ok(())
+    }
+}
+
+/// Paths are written as their text (`accessLog (closure variable) → Array[] → Date`).
+impl Serialize for RetainerPath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl PartialEq<&str> for RetainerPath {
+    fn eq(&self, other: &&str) -> bool {
+        self.to_string() == *other
+    }
+}
+
 /// One retainer path shared by many leaking objects.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetainerCluster {
     /// The path, e.g. `requestLogs → Array.elements → (array)[] → Object`.
-    pub path: String,
+    pub path: RetainerPath,
+    /// Where the path starts, as a typed value (its kind and name).
+    pub holder: Holder,
     /// Leaking objects held this way.
     pub count: u64,
     /// Their summed retained size in bytes.
@@ -141,7 +244,7 @@ pub fn retainer_clusters(
     nodes: &[NodeIndex],
     max_clusters: usize,
 ) -> Vec<RetainerCluster> {
-    let mut by_path: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut by_path: HashMap<RetainerPath, (u64, u64)> = HashMap::new();
     for &node in nodes {
         let text = describe_path(graph, &paths.path_to(node), node);
         let retained = dominators.map_or(u64::from(graph.self_size(node)), |d| {
@@ -154,6 +257,7 @@ pub fn retainer_clusters(
     let mut clusters: Vec<RetainerCluster> = by_path
         .into_iter()
         .map(|(path, (count, retained_bytes))| RetainerCluster {
+            holder: path.holder.clone(),
             path,
             count,
             retained_bytes,
@@ -164,10 +268,17 @@ pub fn retainer_clusters(
     clusters
 }
 
-/// Writes the developer-facing part of a root path to `node`.
-pub fn describe_path(graph: &HeapGraph, steps: &[(NodeIndex, usize)], node: NodeIndex) -> String {
+/// The developer-facing part of a root path to `node`.
+pub fn describe_path(
+    graph: &HeapGraph,
+    steps: &[(NodeIndex, usize)],
+    node: NodeIndex,
+) -> RetainerPath {
     if steps.is_empty() {
-        return format!("(unreachable) {}", class_of(graph, node));
+        return RetainerPath {
+            holder: Holder::Unreachable,
+            steps: vec![class_of(graph, node)],
+        };
     }
     // The last anchor: a closure-context variable or a property of a global object.
     let anchor = steps
@@ -191,6 +302,7 @@ pub fn describe_path(graph: &HeapGraph, steps: &[(NodeIndex, usize)], node: Node
             _ => runs.push((step, false)),
         }
     }
+    let mut holder = None;
     let mut parts: Vec<String> = Vec::with_capacity(MAX_STEPS + 2);
     let skip = runs.len().saturating_sub(MAX_STEPS);
     for (i, &(&(from, e), repeated)) in runs.iter().enumerate() {
@@ -201,20 +313,29 @@ pub fn describe_path(graph: &HeapGraph, steps: &[(NodeIndex, usize)], node: Node
             continue;
         }
         let name = edge_label(graph, from, e);
-        let mut part = if i == 0 && graph.edge_type_name(e) == "context" {
-            format!("{name} (closure variable)")
-        } else if i == 0 && is_global(graph, from) {
-            format!("globalThis.{name}")
-        } else {
-            format!("{}{}", class_of(graph, from), join_edge(&name))
-        };
+        if i == 0 && graph.edge_type_name(e) == "context" {
+            holder = Some(Holder::ClosureVariable { name });
+            continue;
+        }
+        if i == 0 && is_global(graph, from) {
+            holder = Some(Holder::Global { name });
+            continue;
+        }
+        let mut part = format!("{}{}", class_of(graph, from), join_edge(&name));
         if repeated {
             part.push('…');
+        }
+        if i == 0 {
+            holder = Some(Holder::Object { text: part });
+            continue;
         }
         parts.push(part);
     }
     parts.push(class_of(graph, node));
-    parts.join(" → ")
+    RetainerPath {
+        holder: holder.unwrap_or(Holder::Unreachable),
+        steps: parts,
+    }
 }
 
 fn join_edge(name: &str) -> String {
@@ -305,7 +426,7 @@ pub struct TopRetainer {
     /// What it alone keeps alive, itself included, in bytes.
     pub retained_size: u64,
     /// How it is held.
-    pub path: String,
+    pub path: RetainerPath,
 }
 
 /// The `count` objects with the largest retained sizes, leaving out V8's synthetic roots.

@@ -11,7 +11,7 @@ pub mod requests;
 use serde::Serialize;
 
 use crate::analysis::dominators::{dominators, Dominators};
-use crate::analysis::retainers::{retainer_clusters, RetainerCluster, RootPaths};
+use crate::analysis::retainers::{retainer_clusters, Holder, RetainerCluster, RootPaths};
 use crate::analysis::{Diff, Suspect};
 use crate::snapshot::HeapGraph;
 
@@ -30,7 +30,7 @@ pub struct SuspectRetainers {
     /// Objects per holder over all paths (the first step of each path: a variable or a global
     /// property), most first. Unlike the clusters, this is not cut, so it does not depend on
     /// how near-equal clusters happen to be ordered.
-    pub holders: Vec<(String, u64)>,
+    pub holders: Vec<(Holder, u64)>,
 }
 
 /// Shortest paths and dominators of one graph, computed once for all suspects.
@@ -69,12 +69,11 @@ pub fn retainers_of(
                 &nodes,
                 usize::MAX,
             );
-            let mut holders: Vec<(String, u64)> = Vec::new();
+            let mut holders: Vec<(Holder, u64)> = Vec::new();
             for c in &clusters {
-                let holder = c.path.split(" → ").next().unwrap_or("").to_string();
-                match holders.iter_mut().find(|(h, _)| *h == holder) {
+                match holders.iter_mut().find(|(h, _)| *h == c.holder) {
                     Some((_, n)) => *n += c.count,
-                    None => holders.push((holder, c.count)),
+                    None => holders.push((c.holder.clone(), c.count)),
                 }
             }
             holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -24,6 +24,7 @@
 
 use std::fmt::Write as _;
 
+use crate::analysis::retainers::Holder;
 use crate::analysis::verdict::{Growth, Suspect};
 use crate::runner::{RunError, SpecRun};
 use crate::spec::Spec;
@@ -70,25 +71,25 @@ pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
     );
     for (class, _) in suspects {
         // Holders summed over the classes shown as this one.
-        let mut holders: Vec<(&str, u64)> = Vec::new();
+        let mut holders: Vec<(&Holder, u64)> = Vec::new();
         for r in m
             .retainers
             .iter()
             .filter(|r| stable_class(&r.class) == class)
         {
             for (holder, n) in &r.holders {
-                match holders.iter_mut().find(|(h, _)| h == holder) {
+                match holders.iter_mut().find(|(h, _)| *h == holder) {
                     Some((_, total)) => *total += n,
-                    None => holders.push((holder.as_str(), *n)),
+                    None => holders.push((holder, *n)),
                 }
             }
         }
         let top = holders.iter().map(|(_, n)| *n).max().unwrap_or(0);
-        let mut anchors: Vec<&str> = holders
+        let mut anchors: Vec<String> = holders
             .iter()
             .filter(|(_, n)| top > 0 && n * 10 >= top * 4)
-            .map(|(h, _)| *h)
-            .filter(|a| !a.is_empty() && !a.starts_with('(') && !a.starts_with('…'))
+            .filter(|(h, _)| h.variable().is_some())
+            .map(|(h, _)| h.to_string())
             .collect();
         anchors.sort_unstable();
         anchors.dedup();
