@@ -26,7 +26,7 @@ fn request_log_leak_is_held_by_the_access_log_array() {
         .expect("Date explained");
     let top = &date.clusters[0];
     assert_eq!(
-        top.path,
+        top.path.to_string(),
         "accessLog (closure variable) → Array[] → Object.date → Date"
     );
     // Every Date of the two verified intervals (2000 requests each), in one cluster.

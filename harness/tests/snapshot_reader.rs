@@ -369,7 +369,7 @@ fn retainer_paths_name_the_holding_variable_and_cluster() {
         let index = GraphIndex::new(&last);
         let r = retainers_of(&last, &diff, &index, &[class]);
         let top = &r[0].clusters[0];
-        assert_eq!(top.path, want, "{name}");
+        assert_eq!(top.path.to_string(), want, "{name}");
         let expected = if name == "keeper" { 1000 } else { 300 };
         assert_eq!(top.count, expected, "{name}: one cluster with a count");
         assert!(top.retained_bytes > 0);

@@ -217,12 +217,6 @@ impl Serialize for RetainerPath {
     }
 }
 
-impl PartialEq<&str> for RetainerPath {
-    fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
-    }
-}
-
 /// One retainer path shared by many leaking objects.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetainerCluster {
