@@ -25,6 +25,9 @@ use crate::spec::{Expectation, Explain, Spec};
 /// doing the work being measured. A spec sets its own with `load.max_failure_rate`.
 pub const MAX_FAILURE_RATE: f64 = crate::load::DEFAULT_MAX_FAILURE_RATE;
 
+/// How often the app's liveness is checked while load runs.
+const LIVENESS_POLL: Duration = Duration::from_millis(100);
+
 /// Lines of the app's output quoted in a failure.
 pub const LOG_TAIL_LINES: usize = 30;
 
@@ -513,8 +516,31 @@ async fn drive(
     count: u64,
     phase: &str,
 ) -> Result<LoadStats, RunError> {
-    let result = load.run(count).await;
+    // A phase has failed once more than this many of its requests failed.
+    let budget = (count as f64 * load.max_failure_rate()) as u64;
+    let result = {
+        let run = load.run_bounded(count, budget);
+        tokio::pin!(run);
+        // An app that dies mid-load leaves the requests to time out one by one (Node even keeps
+        // its sockets open while it waits for the debugger to disconnect): watch it instead.
+        loop {
+            tokio::select! {
+                result = &mut run => break Some(result),
+                () = tokio::time::sleep(LIVENESS_POLL) => {
+                    if app.check_alive().is_err() {
+                        break None;
+                    }
+                }
+            }
+        }
+    };
     app_alive(app, inspector).await?;
+    let Some(result) = result else {
+        return Err(RunError::App(AppError::Io {
+            context: "the app stopped answering during the load".to_string(),
+            source: std::io::ErrorKind::BrokenPipe.into(),
+        }));
+    };
     let stats = result.map_err(|error| RunError::Load {
         error,
         log_tail: app.log_tail(LOG_TAIL_LINES),
@@ -545,6 +571,12 @@ async fn drive(
             .collect();
         if !kinds.is_empty() {
             detail.push_str(&format!("; by request kind: {}", kinds.join(", ")));
+        }
+        if stats.requests < count {
+            detail.push_str(&format!(
+                "; stopped after {} of {count} requests, as the phase had failed",
+                stats.requests
+            ));
         }
         return Err(RunError::TooManyFailures {
             phase: phase.to_string(),
@@ -611,6 +643,13 @@ async fn snapshot_at(
     match result {
         Ok(usage) => Ok(usage),
         Err(error) => {
+            // A killed app closes its sockets a moment before its exit can be seen.
+            for _ in 0..10 {
+                if app.check_alive().is_err() {
+                    break;
+                }
+                tokio::time::sleep(LIVENESS_POLL).await;
+            }
             app_alive(app, inspector).await?;
             Err(inspector_error(app, error))
         }

@@ -155,6 +155,12 @@ pub(super) struct RunShared {
     /// Give up after this many connection failures with no connection at all.
     pub(super) give_up_after: u64,
     pub(super) gave_up: AtomicBool,
+    /// Failed requests of this run so far.
+    pub(super) failures: AtomicU64,
+    /// Stop the run once more requests than this have failed.
+    pub(super) max_failures: u64,
+    /// Woken when the run stops early, so that requests in flight are abandoned.
+    pub(super) stop: tokio::sync::Notify,
     pub(super) first_connect_error: Mutex<Option<io::Error>>,
 }
 
@@ -266,17 +272,32 @@ pub(super) async fn worker(shared: Arc<RunShared>, mut slot: Slot) -> (Slot, Loa
             break;
         }
         let template = (index % len) as usize;
+        let stopped = shared.stop.notified();
+        if shared.gave_up.load(Ordering::Relaxed) {
+            break;
+        }
         let attempt = slot.request(&shared, template, index);
-        let outcome = match tokio::time::timeout(shared.timeout, attempt).await {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                // The connection may still carry the late answer: never reuse it.
+        let outcome = tokio::select! {
+            timed = tokio::time::timeout(shared.timeout, attempt) => match timed {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    // The connection may still carry the late answer: never reuse it.
+                    slot.conn = None;
+                    Err(format!("timed out after {:?}", shared.timeout))
+                }
+            },
+            () = stopped => {
+                // The run has failed: this request is abandoned, and its connection with it.
                 slot.conn = None;
-                Err(format!("timed out after {:?}", shared.timeout))
+                break;
             }
         };
         let expects = &shared.templates[template];
-        stats.record(template, outcome, |status| expects.expects(status));
+        let failed = stats.record(template, outcome, |status| expects.expects(status));
+        if failed && shared.failures.fetch_add(1, Ordering::Relaxed) >= shared.max_failures {
+            shared.gave_up.store(true, Ordering::Relaxed);
+            shared.stop.notify_waiters();
+        }
     }
     (slot, stats)
 }

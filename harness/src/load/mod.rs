@@ -334,6 +334,18 @@ impl LoadGenerator {
     /// could be opened during the run is [`LoadError::Connect`] returned; the run then stops
     /// early, and [`issued`](Self::issued) advances past the requests that were attempted.
     pub async fn run(&mut self, count: u64) -> Result<LoadStats, LoadError> {
+        self.run_bounded(count, u64::MAX).await
+    }
+
+    /// [`run`](Self::run), but stops issuing requests once more than `max_failures` of them
+    /// have failed: the phase has failed then, and waiting out the rest (each failure may be a
+    /// full request timeout) would only delay the report. Requests still in flight are then
+    /// abandoned (not counted) and their connections closed.
+    pub async fn run_bounded(
+        &mut self,
+        count: u64,
+        max_failures: u64,
+    ) -> Result<LoadStats, LoadError> {
         let started = Instant::now();
         let mut stats = LoadStats::for_templates(&self.templates);
         if count == 0 {
@@ -360,6 +372,9 @@ impl LoadGenerator {
             connect_failures: AtomicU64::new(0),
             give_up_after: (2 * self.config.concurrency as u64).max(8),
             gave_up: AtomicBool::new(false),
+            failures: AtomicU64::new(0),
+            max_failures,
+            stop: tokio::sync::Notify::new(),
             first_connect_error: Mutex::new(None),
         });
         // A JoinSet aborts its tasks when dropped, so a cancelled run leaves nothing behind.

@@ -138,13 +138,13 @@ impl LoadStats {
     }
 
     /// Counts one request of template number `template`; `expected` tells whether its
-    /// template accepts a status.
+    /// template accepts a status. `true` when it failed.
     pub(super) fn record(
         &mut self,
         template: usize,
         outcome: Outcome,
         expected: impl Fn(u16) -> bool,
-    ) {
+    ) -> bool {
         self.requests += 1;
         let failed = match outcome {
             Ok(status) => {
@@ -171,5 +171,6 @@ impl LoadStats {
             t.requests += 1;
             t.failures += u64::from(failed);
         }
+        failed
     }
 }
