@@ -351,9 +351,12 @@ pub async fn measure(
     };
 
     progress("preparing and booting the app".to_string());
-    app::prepare(&spec.app.cwd).await?;
+    if let Some(dir) = &spec.app.package_dir {
+        app::prepare(dir).await?;
+    }
     let config = AppConfig {
         script: spec.app.script.clone(),
+        command: spec.app.command.clone(),
         cwd: spec.app.cwd.clone(),
         env: spec.app.env.clone(),
         node_args: {

@@ -12,6 +12,8 @@ use super::AppError;
 
 /// How many lines of the app's output are kept in memory.
 const LOG_LINES: usize = 2000;
+/// How many inspector URLs are kept (one per node process the app started).
+const MAX_INSPECTOR_URLS: usize = 256;
 /// Longer lines are cut to this many bytes in memory (the log file gets them whole).
 const MAX_LINE_BYTES: usize = 16 * 1024;
 
@@ -25,6 +27,9 @@ pub(super) struct LogInner {
     /// Node printed "Waiting for the debugger to disconnect...": the script has ended, but an
     /// inspector session keeps the process alive.
     pub(super) held_by_debugger: bool,
+    /// Every inspector URL printed so far, in order. A command such as `npm start` runs
+    /// several node processes, each with its own inspector.
+    pub(super) inspector_urls: Vec<String>,
 }
 
 impl LineLog {
@@ -43,6 +48,7 @@ impl LineLog {
             lines: VecDeque::with_capacity(LOG_LINES),
             file,
             held_by_debugger: false,
+            inspector_urls: Vec::new(),
         }))))
     }
 
@@ -101,9 +107,14 @@ pub(super) fn spawn_reader(
                 }
                 let text = String::from_utf8_lossy(&buf);
                 let line = text.trim_end_matches(['\n', '\r']);
-                if url_tx.is_some() {
+                if is_stderr {
                     if let Some(url) = line.strip_prefix("Debugger listening on ") {
                         if url.starts_with("ws://") {
+                            let mut inner = log.inner();
+                            if inner.inspector_urls.len() < MAX_INSPECTOR_URLS {
+                                inner.inspector_urls.push(url.trim().to_string());
+                            }
+                            drop(inner);
                             if let Some(tx) = url_tx.take() {
                                 let _ = tx.send(url.trim().to_string());
                             }

@@ -26,6 +26,16 @@
 //! inside `spawn_blocking`: idle blocking-pool threads exit after a few seconds, and the kernel
 //! would then kill the app in the middle of a run.
 //!
+//! # Scripts and commands
+//! A script runs as `node --inspect=127.0.0.1:0 [node_args] SCRIPT`, and the inspector is the
+//! child's own. A command (`npm start`, `[node, --import, tsx, src/server.ts]`) may start
+//! several node processes, npm itself among them, so the inspector is enabled for all of them
+//! with `NODE_OPTIONS` and the one measured is the process that holds the port's listening
+//! socket (`owner.rs`): its inspector URL is the one, of those printed on stderr, whose port
+//! that process also listens on. Readiness also checks ownership for scripts, so a port
+//! answered by someone else is never measured; a fixed port is held exclusively while the app
+//! runs (`port_lock.rs`).
+//!
 //! # Preparing the folder
 //! [`prepare()`] runs `npm ci` when the app's `package-lock.json` is newer than what is installed.
 //! Tests often run in parallel, in many threads or (under cargo-nextest) in many processes, and
@@ -34,6 +44,8 @@
 //! of the canonical folder path, and freshness is checked again once the lock is held.
 
 mod log;
+mod owner;
+mod port_lock;
 mod prepare;
 mod ready;
 
@@ -57,11 +69,35 @@ const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 /// Lines of output quoted in error messages.
 const ERROR_TAIL_LINES: usize = 40;
 
+/// A command that starts the app as its team does (`app.command` in a spec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppCommand {
+    /// A line run by `sh -c`, e.g. `npm start`.
+    Shell(String),
+    /// A program and its arguments, e.g. `[node, --import, tsx, src/server.ts]`; the program
+    /// is looked up on `PATH`.
+    Argv(Vec<String>),
+}
+
+impl std::fmt::Display for AppCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppCommand::Shell(line) => f.write_str(line),
+            AppCommand::Argv(argv) => f.write_str(&argv.join(" ")),
+        }
+    }
+}
+
 /// How to boot the app.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppConfig {
-    /// The script given to `node`; a relative path is relative to `cwd`.
-    pub script: PathBuf,
+    /// The script given to `node`; a relative path is relative to `cwd`. Exactly one of
+    /// `script` and `command` is set.
+    pub script: Option<PathBuf>,
+    /// A command to run instead of `node SCRIPT`. The inspector reaches every node process it
+    /// starts through `NODE_OPTIONS=--inspect=127.0.0.1:0`, and the one that listens on the
+    /// port is the one measured. `node_args` do not apply.
+    pub command: Option<AppCommand>,
     /// The folder the app runs in.
     pub cwd: PathBuf,
     /// Variables added to leakgate's own environment for the app. `PORT` is always set by
@@ -85,7 +121,8 @@ impl AppConfig {
     /// 30 s and no log file.
     pub fn new(script: impl Into<PathBuf>, cwd: impl Into<PathBuf>) -> AppConfig {
         AppConfig {
-            script: script.into(),
+            script: Some(script.into()),
+            command: None,
             cwd: cwd.into(),
             env: BTreeMap::new(),
             node_args: Vec::new(),
@@ -93,6 +130,15 @@ impl AppConfig {
             ready_path: None,
             ready_timeout: Duration::from_secs(30),
             log_path: None,
+        }
+    }
+
+    /// Like [`new`](Self::new), but the app is started by `command`.
+    pub fn command(command: AppCommand, cwd: impl Into<PathBuf>) -> AppConfig {
+        AppConfig {
+            script: None,
+            command: Some(command),
+            ..AppConfig::new("", cwd)
         }
     }
 }
@@ -169,10 +215,13 @@ pub enum AppError {
     },
     /// The app kept running but never became ready.
     #[error(
-        "the app did not become ready within {timeout:?}: waited for {waiting_for}, the last \
-         attempt gave: {last_attempt}; last lines of its output:\n{log_tail}"
+        "the app did not become ready within {timeout:?} (`app.ready.timeout`): waited for \
+         {waiting_for}, the last attempt gave: {last_attempt}{}; last lines of its output:\n{log_tail}",
+        hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default()
     )]
     NeverReady {
+        /// What the app did instead, and the fix (e.g. it listens on another port).
+        hint: Option<String>,
         /// The configured readiness timeout.
         timeout: Duration,
         /// What readiness meant, e.g. `GET http://127.0.0.1:3000/health to answer 2xx`.
@@ -180,6 +229,42 @@ pub enum AppError {
         /// The outcome of the last probe, e.g. `connection refused`.
         last_attempt: String,
         /// The last lines of its output.
+        log_tail: String,
+    },
+    /// Something other than the app answers on its port.
+    #[error(
+        "port {port} is answered by {}, not by the app leakgate started; {}. Last lines of the \
+         app's output:\n{log_tail}",
+        match (pid, command) {
+            (Some(pid), Some(cmd)) => format!("another process (pid {pid}: `{cmd}`)"),
+            (Some(pid), None) => format!("another process (pid {pid})"),
+            _ => "another process (of another user, or gone)".to_string(),
+        },
+        if *fixed {
+            "stop it, or leave `app.port` out of the spec so that leakgate gives the app a free \
+             port in PORT"
+        } else {
+            "it took the free port leakgate chose for the app: run again"
+        }
+    )]
+    PortTaken {
+        /// The port.
+        port: u16,
+        /// The process that holds it, when it could be found.
+        pid: Option<u32>,
+        /// Its command line, when readable.
+        command: Option<String>,
+        /// `true` when the port is the spec's `app.port`.
+        fixed: bool,
+        /// The last lines of the app's output.
+        log_tail: String,
+    },
+    /// The app's port is served by a process leakgate cannot measure.
+    #[error("{reason}. Last lines of the app's output:\n{log_tail}")]
+    Unmeasurable {
+        /// Why, and what to do.
+        reason: String,
+        /// The last lines of the app's output.
         log_tail: String,
     },
     /// A file or system operation failed.
@@ -214,6 +299,24 @@ fn exit_text(code: Option<i32>, signal: Option<i32>) -> String {
         (None, None) => "has ended (Node holds the process until the inspector disconnects, \
                          so its exit code is not known yet)"
             .to_string(),
+    }
+}
+
+/// `NODE_OPTIONS` for a command: the app's own (from `app.env`, else leakgate's environment)
+/// followed by the inspector on a free loopback port, so that every node process the command
+/// starts can be inspected.
+fn node_options(cfg: &AppConfig) -> String {
+    let own = cfg
+        .env
+        .get("NODE_OPTIONS")
+        .cloned()
+        .or_else(|| std::env::var("NODE_OPTIONS").ok())
+        .unwrap_or_default();
+    let own = own.trim();
+    if own.is_empty() {
+        "--inspect=127.0.0.1:0".to_string()
+    } else {
+        format!("{own} --inspect=127.0.0.1:0")
     }
 }
 
@@ -263,6 +366,10 @@ pub struct AppProcess {
     exit: Option<ExitStatus>,
     /// `true` once the whole process group has been killed and the child reaped.
     finished: bool,
+    /// The process listening on the port (see [`AppProcess::serving_pid`]).
+    serving_pid: u32,
+    /// Held while the app runs on a fixed port.
+    _port_lock: Option<port_lock::PortLock>,
 }
 
 impl std::fmt::Debug for AppProcess {
@@ -277,8 +384,10 @@ impl std::fmt::Debug for AppProcess {
 }
 
 impl AppProcess {
-    /// Boots `node --inspect=127.0.0.1:0 <node_args…> <script>` in `cfg.cwd`, reads the inspector
-    /// URL from its stderr and waits until the app is ready (see [`AppConfig::ready_path`]).
+    /// Boots `node --inspect=127.0.0.1:0 <node_args…> <script>` (or `cfg.command`) in
+    /// `cfg.cwd`, waits until the app is ready (see [`AppConfig::ready_path`]) and the port is
+    /// served by a process it started, and picks that process's inspector URL from stderr.
+    /// With a fixed port, first waits until no other app of leakgate's runs on it.
     ///
     /// Must be polled from a thread that outlives the app (see the module docs). On any error
     /// the child is killed before this returns.
@@ -290,18 +399,59 @@ impl AppProcess {
             });
         }
         let node = find_on_path("node").ok_or(AppError::NodeNotFound)?;
+        // Held until the app has ended: specs with the same fixed port never run at once.
+        let port_lock = match cfg.port {
+            Some(port) => Some(
+                port_lock::lock_port(port, || {
+                    eprintln!(
+                        "leakgate: port {port} is in use by another spec's app; waiting for it to end"
+                    );
+                })
+                .await
+                .map_err(AppError::io(format!("could not lock port {port}")))?,
+            ),
+            None => None,
+        };
         let port = match cfg.port {
             Some(port) => port,
             None => free_port()?,
         };
         let log = LineLog::new(cfg.log_path.as_deref())?;
 
-        let mut cmd = Command::new(&node);
-        cmd.arg("--inspect=127.0.0.1:0")
-            .args(&cfg.node_args)
-            .arg(&cfg.script)
-            .current_dir(&cfg.cwd)
-            .envs(&cfg.env)
+        let (mut cmd, program) = match (&cfg.command, &cfg.script) {
+            (Some(command), _) => {
+                let mut cmd = match command {
+                    AppCommand::Shell(line) => {
+                        let mut cmd = Command::new("/bin/sh");
+                        cmd.arg("-c").arg(line);
+                        cmd
+                    }
+                    AppCommand::Argv(argv) => {
+                        let mut cmd = Command::new(argv.first().map_or("", String::as_str));
+                        cmd.args(argv.iter().skip(1));
+                        cmd
+                    }
+                };
+                cmd.envs(&cfg.env);
+                cmd.env("NODE_OPTIONS", node_options(cfg));
+                (cmd, command.to_string())
+            }
+            (None, Some(script)) => {
+                let mut cmd = Command::new(&node);
+                cmd.arg("--inspect=127.0.0.1:0")
+                    .args(&cfg.node_args)
+                    .arg(script)
+                    .envs(&cfg.env);
+                (cmd, node.display().to_string())
+            }
+            (None, None) => {
+                return Err(AppError::Io {
+                    context: "the app config names neither a script nor a command".to_string(),
+                    source: io::Error::from(io::ErrorKind::InvalidInput),
+                })
+            }
+        };
+        cmd.current_dir(&cfg.cwd)
             .env("PORT", port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -328,7 +478,7 @@ impl AppProcess {
             });
         }
         let mut child = cmd.spawn().map_err(|source| AppError::Spawn {
-            program: node.display().to_string(),
+            program,
             cwd: cfg.cwd.clone(),
             source,
         })?;
@@ -344,6 +494,8 @@ impl AppProcess {
             readers: Vec::new(),
             exit: None,
             finished: false,
+            serving_pid: 0,
+            _port_lock: port_lock,
         };
         // From here on, every early return drops `app`, which kills the child.
         let (url_tx, url_rx) = tokio::sync::oneshot::channel();
@@ -355,9 +507,18 @@ impl AppProcess {
             let reader = spawn_reader("stderr", stderr, app.log.clone(), Some(url_tx))?;
             app.readers.push(reader);
         }
-        app.inspector_url = app.wait_for_inspector_url(url_rx).await?;
-        app.wait_until_ready(cfg).await?;
+        if cfg.command.is_none() {
+            app.inspector_url = app.wait_for_inspector_url(url_rx).await?;
+        }
+        app.serving_pid = app.wait_until_ready(cfg).await?;
+        app.check_measurable(cfg.command.is_some()).await?;
         Ok(app)
+    }
+
+    /// The process that serves the port: the one measured. For a script it is [`pid`](Self::pid);
+    /// for a command, usually a descendant of it.
+    pub fn serving_pid(&self) -> u32 {
+        self.serving_pid
     }
 
     /// The port the app was told to listen on (`PORT`).

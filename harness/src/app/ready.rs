@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::owner::{self, PortOwner};
 use super::{AppConfig, AppError, AppProcess, ERROR_TAIL_LINES};
 
 /// How long Node may take to print its inspector URL.
@@ -15,6 +16,9 @@ const INSPECTOR_URL_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
 /// How long one readiness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the stderr reader may lag behind a ready app with the serving process's
+/// inspector URL (Node prints it before running any of the app's code).
+const URL_LAG: Duration = Duration::from_secs(2);
 
 impl AppProcess {
     /// Waits for the URL the stderr reader finds in "Debugger listening on ws://…".
@@ -59,8 +63,10 @@ impl AppProcess {
         }
     }
 
-    /// Probes the app every [`POLL`] until it is ready, has exited, or `cfg.ready_timeout` passed.
-    pub(super) async fn wait_until_ready(&mut self, cfg: &AppConfig) -> Result<(), AppError> {
+    /// Probes the app every [`POLL`] until it is ready, has exited, or `cfg.ready_timeout`
+    /// passed. Ready means answering *and* the listening socket held by a process leakgate
+    /// started; returns that process's id.
+    pub(super) async fn wait_until_ready(&mut self, cfg: &AppConfig) -> Result<u32, AppError> {
         let port = self.port;
         let ready_path = cfg.ready_path.as_deref().map(|p| {
             if p.starts_with('/') {
@@ -84,13 +90,13 @@ impl AppProcess {
                 match probe(Ipv4Addr::LOCALHOST.into(), port, ready_path.as_deref()).await {
                     Ok(()) => {
                         self.host = Ipv4Addr::LOCALHOST.into();
-                        return Ok(());
+                        return self.owner_of_port(cfg);
                     }
                     Err(why) => {
                         match probe(Ipv6Addr::LOCALHOST.into(), port, ready_path.as_deref()).await {
                             Ok(()) => {
                                 self.host = Ipv6Addr::LOCALHOST.into();
-                                return Ok(());
+                                return self.owner_of_port(cfg);
                             }
                             Err(_) => why,
                         }
@@ -98,6 +104,7 @@ impl AppProcess {
                 };
             if began.elapsed() >= cfg.ready_timeout {
                 return Err(AppError::NeverReady {
+                    hint: self.listening_elsewhere(cfg),
                     timeout: cfg.ready_timeout,
                     waiting_for,
                     last_attempt,
@@ -107,6 +114,141 @@ impl AppProcess {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+impl AppProcess {
+    /// The process of ours that holds the port's listening socket, or why it is not ours.
+    fn owner_of_port(&self, cfg: &AppConfig) -> Result<u32, AppError> {
+        let ours = owner::descendants(self.pid);
+        match owner::port_owner(self.port, &ours) {
+            PortOwner::Ours(pid) => Ok(pid),
+            // `/proc` cannot tell (not Linux, or another network namespace): trust the probe.
+            PortOwner::Nobody => Ok(self.pid),
+            PortOwner::Foreign(pid) => Err(AppError::PortTaken {
+                port: self.port,
+                pid,
+                command: pid.and_then(owner::command_line),
+                fixed: cfg.port.is_some(),
+                log_tail: self.log_tail(ERROR_TAIL_LINES),
+            }),
+        }
+    }
+
+    /// The ports the app listens on instead of its own, as advice; `None` when it listens on
+    /// none (besides its inspectors).
+    fn listening_elsewhere(&self, cfg: &AppConfig) -> Option<String> {
+        let sockets = owner::listening_sockets();
+        let inspectors: Vec<u16> = self
+            .log
+            .inner()
+            .inspector_urls
+            .iter()
+            .filter_map(|url| url_port(url))
+            .collect();
+        let mut ports: Vec<u16> = owner::descendants(self.pid)
+            .into_iter()
+            .flat_map(|pid| owner::listening_ports(pid, &sockets))
+            .filter(|p| *p != self.port && !inspectors.contains(p))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        let first = *ports.first()?;
+        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let given = if cfg.port.is_some() {
+            "the spec's `app.port`, also given to it in PORT"
+        } else {
+            "the free port leakgate gave it in PORT"
+        };
+        Some(format!(
+            "The app listens on port {} but not on {}, {given}: make it read the port from \
+             process.env.PORT (e.g. `server.listen(process.env.PORT || {first})`), or set \
+             `app.port: {first}` in the spec",
+            list.join(", "),
+            self.port
+        ))
+    }
+
+    /// Refuses what cannot be measured as one process, and for a command picks the inspector
+    /// of the process that serves the port.
+    pub(super) async fn check_measurable(&mut self, command: bool) -> Result<(), AppError> {
+        let serving = self.serving_pid;
+        let workers: Vec<u32> = owner::descendants(serving)
+            .into_iter()
+            .filter(|pid| *pid != serving && owner::is_cluster_worker(*pid))
+            .collect();
+        if !workers.is_empty() {
+            return Err(AppError::Unmeasurable {
+                reason: format!(
+                    "the app runs {} `cluster` workers (pids {}): the primary (pid {serving}) \
+                     holds the port and the workers serve the requests, each in its own heap, \
+                     and leakgate measures one process. Run the app as one process for the \
+                     test, e.g. with a variable it reads for its worker count set in `app.env`",
+                    workers.len(),
+                    workers
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                log_tail: self.log_tail(ERROR_TAIL_LINES),
+            });
+        }
+        if !command {
+            if serving != self.pid {
+                return Err(AppError::Unmeasurable {
+                    reason: format!(
+                        "port {} is served by a child process of the script (pid {serving}{}), \
+                         which the inspector of `node SCRIPT` does not reach; start the app \
+                         with `app.command` instead (e.g. `command: [node, SCRIPT]`), so that \
+                         every node process it starts can be inspected",
+                        self.port,
+                        owner::command_line(serving)
+                            .map(|c| format!(": `{c}`"))
+                            .unwrap_or_default()
+                    ),
+                    log_tail: self.log_tail(ERROR_TAIL_LINES),
+                });
+            }
+            return Ok(());
+        }
+        let began = Instant::now();
+        loop {
+            let ports = owner::listening_ports(serving, &owner::listening_sockets());
+            let url = self
+                .log
+                .inner()
+                .inspector_urls
+                .iter()
+                .find(|url| url_port(url).is_some_and(|p| ports.contains(&p)))
+                .cloned();
+            if let Some(url) = url {
+                self.inspector_url = url;
+                return Ok(());
+            }
+            if began.elapsed() >= URL_LAG {
+                let cmd = owner::command_line(serving).unwrap_or_default();
+                return Err(AppError::Unmeasurable {
+                    reason: format!(
+                        "the process serving port {} (pid {serving}: `{cmd}`) has no inspector \
+                         leakgate can find: leakgate enables it with \
+                         NODE_OPTIONS=--inspect=127.0.0.1:0 and reads its URL from stderr, so \
+                         the command must pass NODE_OPTIONS and stderr on to node (is it run \
+                         by a launcher that clears them, or is it not node?)",
+                        self.port
+                    ),
+                    log_tail: self.log_tail(ERROR_TAIL_LINES),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// The port of an inspector URL, `ws://127.0.0.1:PORT/UUID`.
+fn url_port(url: &str) -> Option<u16> {
+    let rest = url.strip_prefix("ws://")?;
+    let host_port = rest.split('/').next()?;
+    host_port.rsplit(':').next()?.parse().ok()
 }
 
 /// One probe of the app's readiness; `Err` tells what happened instead.

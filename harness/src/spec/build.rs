@@ -12,11 +12,11 @@ use serde_saphyr::{Location, Spanned};
 
 use super::locate::Cx;
 use super::{
-    parse_duration, AppSpec, Expectation, Explain, Spec, SpecError, SpecLines, Thresholds,
-    DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY, DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST,
-    DEFAULT_MAX_HEAP_BYTES_PER_REQUEST, DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS,
-    DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP, MAX_CONCURRENCY, METHODS,
-    MIN_CHECKPOINTS,
+    parse_duration, AppCommand, AppSpec, Expectation, Explain, Spec, SpecError, SpecLines,
+    Thresholds, DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST, DEFAULT_MAX_HEAP_BYTES_PER_REQUEST,
+    DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS, DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_WARMUP, MAX_CONCURRENCY, METHODS, MIN_CHECKPOINTS,
 };
 use crate::load::{
     BodyTemplate, LoadConfig, RequestTemplate, StatusPattern, DEFAULT_MAX_FAILURE_RATE,
@@ -39,7 +39,8 @@ pub(super) struct RawSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawApp {
-    script: Spanned<String>,
+    script: Option<Spanned<String>>,
+    command: Option<Spanned<serde_json::Value>>,
     cwd: Option<Spanned<String>>,
     env: Option<BTreeMap<String, String>>,
     node_args: Option<Vec<String>>,
@@ -197,17 +198,36 @@ impl Cx<'_> {
 
     fn app(&self, raw: RawApp) -> Result<AppSpec, SpecError> {
         let base = absolute(self.file.parent().unwrap_or(Path::new("")));
-        let script = normalize(&base.join(&raw.script.value));
-        if !script.is_file() {
-            let problem = ["does not exist", "is not a file"][usize::from(script.exists())];
-            let (given, resolved) = (&raw.script.value, script.display());
-            let message = format!("app.script `{given}` {problem} (resolved to {resolved})");
-            return self.fail(raw.script.referenced, message);
+        let (script, command) = match (raw.script, raw.command) {
+            (Some(_), Some(command)) => {
+                let message = "`app` has both `script` and `command`; keep one (`script` runs \
+                               `node [node_args] SCRIPT`, `command` runs the app as its team \
+                               does, e.g. `npm start`)";
+                return self.fail(command.referenced, message);
+            }
+            (None, None) => {
+                let message = "`app` needs `script` (a file run with node) or `command` \
+                               (e.g. `npm start`, or a list like [node, --import, tsx, src/server.ts])";
+                return self.fail(self.key_or_top("app"), message);
+            }
+            (Some(script), None) => (Some(self.script(&base, script)?), None),
+            (None, Some(command)) => (None, Some(self.command(command)?)),
+        };
+        if let (Some(_), Some(args)) = (&command, &raw.node_args) {
+            if !args.is_empty() {
+                let message = "`app.node_args` applies to `script`; with `command`, put node \
+                               flags in the command itself or in `app.env.NODE_OPTIONS`";
+                return self.fail(self.key_or_top("app.node_args"), message);
+            }
         }
-        let cwd = match raw.cwd {
-            None => script
+        let default_cwd = match &script {
+            Some(script) => script
                 .parent()
                 .map_or_else(|| base.clone(), Path::to_path_buf),
+            None => base.clone(),
+        };
+        let cwd = match raw.cwd {
+            None => default_cwd,
             Some(cwd) => {
                 let dir = normalize(&base.join(&cwd.value));
                 if !dir.is_dir() {
@@ -218,6 +238,10 @@ impl Cx<'_> {
                 }
                 dir
             }
+        };
+        let package_dir = match &script {
+            Some(script) => script.parent().and_then(package_root),
+            None => package_root(&cwd),
         };
         let env = raw.env.unwrap_or_default();
         if let Some(bad) = env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
@@ -239,6 +263,8 @@ impl Cx<'_> {
         };
         Ok(AppSpec {
             script,
+            command,
+            package_dir,
             cwd,
             env,
             node_args: raw.node_args.unwrap_or_default(),
@@ -253,6 +279,45 @@ impl Cx<'_> {
             )?,
             port,
         })
+    }
+
+    fn script(&self, base: &Path, raw: Spanned<String>) -> Result<PathBuf, SpecError> {
+        let script = normalize(&base.join(&raw.value));
+        if !script.is_file() {
+            let problem = ["does not exist", "is not a file"][usize::from(script.exists())];
+            let (given, resolved) = (&raw.value, script.display());
+            let message = format!("app.script `{given}` {problem} (resolved to {resolved})");
+            return self.fail(raw.referenced, message);
+        }
+        Ok(script)
+    }
+
+    /// `command: "npm start"` (run by the shell) or `command: [node, --import, tsx, src/server.ts]`.
+    fn command(&self, raw: Spanned<serde_json::Value>) -> Result<AppCommand, SpecError> {
+        use serde_json::Value;
+        let usage =
+            "`app.command` must be a non-empty string run by the shell (e.g. \"npm start\") \
+                     or a non-empty list of strings (e.g. [node, --import, tsx, src/server.ts])";
+        match raw.value {
+            Value::String(line) if !line.trim().is_empty() && !line.contains('\0') => {
+                Ok(AppCommand::Shell(line))
+            }
+            Value::Array(items) if !items.is_empty() => {
+                let mut argv = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(arg) if !arg.contains('\0') => argv.push(arg),
+                        Value::Number(n) => argv.push(n.to_string()),
+                        _ => return self.fail(raw.referenced, usage),
+                    }
+                }
+                if argv[0].trim().is_empty() {
+                    return self.fail(raw.referenced, usage);
+                }
+                Ok(AppCommand::Argv(argv))
+            }
+            _ => self.fail(raw.referenced, usage),
+        }
     }
 
     fn load(&self, raw: RawLoad) -> Result<LoadConfig, SpecError> {
@@ -469,6 +534,13 @@ impl Cx<'_> {
 /// A byte allowed in an HTTP header name (RFC 9110 `tchar`).
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The nearest folder at or above `dir` that holds a `package.json`: where `npm ci` runs.
+fn package_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join("package.json").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// `path` made absolute against the current directory (unchanged if that fails).

@@ -106,12 +106,20 @@ pub struct Spec {
     pub lines: SpecLines,
 }
 
-/// How to start the Node app.
+pub use crate::app::AppCommand;
+
+/// How to start the Node app: exactly one of `script` and `command` is set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppSpec {
     /// The entry script, absolute; it exists when the spec is loaded.
-    pub script: PathBuf,
-    /// Working directory, absolute; defaults to the script's folder.
+    pub script: Option<PathBuf>,
+    /// The command that starts the app as its team does (`npm start`), instead of a script.
+    pub command: Option<AppCommand>,
+    /// The nearest folder up from the script's folder (or, for a command, from `cwd`) that
+    /// holds a `package.json`: where `npm ci` runs. `None` when there is none.
+    pub package_dir: Option<PathBuf>,
+    /// Working directory, absolute; defaults to the script's folder, or for a command to the
+    /// spec's folder.
     pub cwd: PathBuf,
     /// Extra environment variables.
     pub env: BTreeMap<String, String>,

@@ -46,6 +46,38 @@ fn minimal_with(extra: &str) -> String {
 }
 
 #[test]
+fn a_command_runs_in_the_spec_folder_and_installs_at_the_nearest_package_json() {
+    let fx = Fixture::new();
+    std::fs::write(fx.root().join("package.json"), "{}").unwrap();
+    let spec = fx
+        .parse("app:\n  command: npm start\nload: {requests: [/]}\n")
+        .unwrap();
+    assert_eq!(
+        spec.app.command,
+        Some(AppCommand::Shell("npm start".into()))
+    );
+    assert_eq!(spec.app.script, None);
+    assert_eq!(spec.app.cwd, fx.root().join("specs"));
+    assert_eq!(spec.app.package_dir, Some(fx.root()));
+    let source = "app:\n  command: [node, --import, tsx, src/server.ts]\n  cwd: ../app\nload: {requests: [/]}\n";
+    let spec = fx.parse(source).unwrap();
+    let argv = ["node", "--import", "tsx", "src/server.ts"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(spec.app.command, Some(AppCommand::Argv(argv)));
+    assert_eq!(spec.app.cwd, fx.root().join("app"));
+    // A script in a `src/` folder installs where the package.json is, above it.
+    std::fs::create_dir_all(fx.root().join("app/src")).unwrap();
+    std::fs::write(fx.root().join("app/src/server.js"), "").unwrap();
+    std::fs::write(fx.root().join("app/package.json"), "{}").unwrap();
+    let spec = fx
+        .parse("app: {script: ../app/src/server.js}\nload: {requests: [/]}\n")
+        .unwrap();
+    assert_eq!(spec.app.cwd, fx.root().join("app/src"));
+    assert_eq!(spec.app.package_dir, Some(fx.root().join("app")));
+}
+
+#[test]
 fn full_spec_with_every_key() {
     let fx = Fixture::new();
     let source = r#"name: session-store
@@ -80,7 +112,7 @@ report_snapshot: false
     let root = fx.root();
     assert_eq!(spec.name, "session-store");
     assert_eq!(spec.file, fx.spec_file());
-    assert_eq!(spec.app.script, root.join("app/server.js"));
+    assert_eq!(spec.app.script, Some(root.join("app/server.js")));
     assert_eq!(spec.app.cwd, root.join("app/data"));
     let env: Vec<(&str, &str)> = spec
         .app
@@ -220,9 +252,9 @@ fn relative_paths_resolve_against_the_spec_folder() {
     let spec = fx
         .parse("app:\n  script: ./../app/./server.js\nload: {requests: [/]}\n")
         .unwrap();
-    assert_eq!(spec.app.script, root.join("app/server.js"));
+    assert_eq!(spec.app.script, Some(root.join("app/server.js")));
     assert_eq!(spec.app.cwd, root.join("app"));
-    assert!(spec.app.script.is_absolute() && spec.app.cwd.is_absolute());
+    assert!(spec.app.script.as_ref().unwrap().is_absolute() && spec.app.cwd.is_absolute());
 
     // Absolute paths are kept.
     let script = root.join("app/server.js");
@@ -232,7 +264,7 @@ fn relative_paths_resolve_against_the_spec_folder() {
         root.display()
     );
     let spec = fx.parse(&source).unwrap();
-    assert_eq!(spec.app.script, script);
+    assert_eq!(spec.app.script, Some(script));
     assert_eq!(spec.app.cwd, root);
 }
 
@@ -241,7 +273,7 @@ fn load_spec_reads_the_file_and_checks_the_script() {
     let fx = Fixture::new();
     std::fs::write(fx.spec_file(), MINIMAL).unwrap();
     let spec = load_spec(&fx.spec_file()).unwrap();
-    assert_eq!(spec.app.script, fx.root().join("app/server.js"));
+    assert_eq!(spec.app.script, Some(fx.root().join("app/server.js")));
 
     std::fs::remove_file(fx.root().join("app/server.js")).unwrap();
     let err = load_spec(&fx.spec_file()).unwrap_err().to_string();
@@ -267,7 +299,7 @@ fn errors_point_at_the_offending_key_or_value() {
         ("# nothing\n---\n".into(), "1:1: the spec is empty; it needs at least `app.script` and `load.requests`".into()),
         (
             "app:\n  script: ../app/server.js\n  scrpt: x\nload: {requests: [/]}\n".into(),
-            "3:3: unknown key `scrpt` in `app`; valid keys: script, cwd, env, node_args, ready, port".into(),
+            "3:3: unknown key `scrpt` in `app`; valid keys: script, command, cwd, env, node_args, ready, port".into(),
         ),
         (
             minimal_with("chekpoints: [1, 2, 3]\n"),
@@ -293,7 +325,19 @@ fn errors_point_at_the_offending_key_or_value() {
             minimal_with("assert: {max_heap: 1}\n"),
             "5:10: unknown key `max_heap` in `assert`; valid keys: max_heap_bytes_per_request, max_array_buffer_bytes_per_request, max_survivors_per_1k_requests, ignore_classes".into(),
         ),
-        ("app:\n  port: 3\nload: {requests: [/]}\n".into(), "1:1: missing required key `script` in `app`".into()),
+        ("app:\n  port: 3\nload: {requests: [/]}\n".into(), "1:1: `app` needs `script` (a file run with node) or `command` (e.g. `npm start`, or a list like [node, --import, tsx, src/server.ts])".into()),
+        (
+            "app:\n  script: ../app/server.js\n  command: npm start\nload: {requests: [/]}\n".into(),
+            "3:12: `app` has both `script` and `command`; keep one (`script` runs `node [node_args] SCRIPT`, `command` runs the app as its team does, e.g. `npm start`)".into(),
+        ),
+        (
+            "app:\n  command: [node, {a: 1}]\nload: {requests: [/]}\n".into(),
+            "2:12: `app.command` must be a non-empty string run by the shell (e.g. \"npm start\") or a non-empty list of strings (e.g. [node, --import, tsx, src/server.ts])".into(),
+        ),
+        (
+            "app:\n  command: npm start\n  node_args: [--inspect]\nload: {requests: [/]}\n".into(),
+            "3:3: `app.node_args` applies to `script`; with `command`, put node flags in the command itself or in `app.env.NODE_OPTIONS`".into(),
+        ),
         ("app: {script: ../app/server.js}\n".into(), "1:1: missing required key `load`".into()),
         (
             "app: {script: ../app/server.js}\nload:\n  requests:\n    - method: GET\n".into(),
