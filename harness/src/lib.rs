@@ -16,10 +16,10 @@
 //! | [`inspector`] | a small Chrome DevTools Protocol client over a WebSocket |
 //! | [`load`] | the built-in HTTP load generator (hyper, keep-alive, exact request counts) |
 //! | [`snapshot`] | the streaming `.heapsnapshot` reader and the columnar heap graph |
-//! | [`analysis`] | class tables, survivors by id, growth per request, suspects, verdicts |
+//! | [`analysis`] | snapshot series read from files, class tables, survivors by id, growth per request, suspects, verdicts |
 //! | [`explain`] | explaining a found leak: retainers, allocation sites, the leaking request kind |
 //! | [`report`] | text, JSON, JUnit, SVG and GitHub reports |
-//! | [`runner`] | one live run of a spec: boot, load, checkpoints, analysis |
+//! | [`runner`] | one run of a spec as a one-way pipeline: plan, live session (the only async part), analysis, explanation |
 //! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
 //! | [`env`](mod@env) | the environment variables leakgate reads, parsed in one place |
 //!

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use leakgate::analysis::AllocationSite;
-use leakgate::explain::allocations::{find_allocation_sites, SuspectSites};
-use leakgate::runner::RunOptions;
+use leakgate::explain::allocations::{sites_of as sites_in, tracked_plan, SuspectSites};
+use leakgate::runner::{run_plan, RunOptions};
 use leakgate::spec::{load_spec, Spec};
 
 fn repo() -> PathBuf {
@@ -18,18 +18,10 @@ fn repo() -> PathBuf {
 
 fn sites_of(spec: &Spec, classes: &[&str]) -> Vec<SuspectSites> {
     let classes: Vec<String> = classes.iter().map(|c| c.to_string()).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
     let started = Instant::now();
-    let found = rt
-        .block_on(find_allocation_sites(
-            spec,
-            &classes,
-            &RunOptions::default(),
-        ))
-        .expect("the tracked run succeeds");
+    let series =
+        run_plan(spec, &tracked_plan(spec), &RunOptions::default()).expect("the tracked run");
+    let found = sites_in(spec, &series, &classes);
     eprintln!(
         "{}: tracked run took {:.1} s",
         spec.name,

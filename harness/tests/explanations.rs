@@ -20,6 +20,7 @@ fn request_log_leak_is_held_by_the_access_log_array() {
     let m = run.outcome.as_ref().expect("a verdict");
     assert_eq!(m.analysis.verdict, Verdict::Leak);
     let date = m
+        .explanation
         .retainers
         .iter()
         .find(|r| r.class == "Date")
@@ -32,7 +33,7 @@ fn request_log_leak_is_held_by_the_access_log_array() {
     // Every Date of the two verified intervals (2000 requests each), in one cluster.
     assert_eq!(top.count, 4000);
     // A single request kind: nothing to attribute.
-    assert_eq!(m.leaking_requests, None);
+    assert_eq!(m.explanation.leaking_requests, None);
 }
 
 #[test]
@@ -41,8 +42,12 @@ fn mixed_spec_names_the_post_that_leaks() {
     let run = run_spec(&spec, &RunOptions::default());
     let m = run.outcome.as_ref().expect("a verdict");
     assert_eq!(m.analysis.verdict, Verdict::Leak);
-    assert_eq!(m.leaking_requests, Some(vec!["POST /orders".to_string()]));
+    assert_eq!(
+        m.explanation.leaking_requests,
+        Some(vec!["POST /orders".to_string()])
+    );
     let kinds: Vec<(&str, &str)> = m
+        .explanation
         .request_kinds
         .iter()
         .map(|k| (k.request.as_str(), k.verdict))
@@ -52,6 +57,7 @@ fn mixed_spec_names_the_post_that_leaks() {
         vec![("GET /items/{i}", "clean"), ("POST /orders", "leak")]
     );
     let object = m
+        .explanation
         .retainers
         .iter()
         .find(|r| r.class == "Object")

@@ -59,17 +59,12 @@ pub fn allocation_sites(
     app_root: &Path,
     max_sites: usize,
 ) -> Vec<AllocationSite> {
-    let n = diff.snapshots.len();
-    if n < 3 || graph.trace_tree.is_empty() || max_sites == 0 {
+    if diff.verified().is_empty() || graph.trace_tree.is_empty() || max_sites == 0 {
         return Vec::new();
     }
-    // Ids only grow; keep the bounds monotonic as the diff does.
-    let mut bounds = Vec::with_capacity(n - 1);
-    for s in &diff.snapshots[..n - 1] {
-        let prev = bounds.last().copied().unwrap_or(0);
-        bounds.push(s.max_heap_id.max(prev));
-    }
-    let (after, up_to) = (bounds[0], bounds[n - 2]);
+    let Some((after, up_to)) = diff.verified_ids() else {
+        return Vec::new();
+    };
 
     let classes = graph.classify();
     let wanted: Vec<bool> = classes.names.iter().map(|name| name == class).collect();

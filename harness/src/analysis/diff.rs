@@ -11,6 +11,7 @@
 //! alive at that moment is there), so the intervals that prove retention are `1..n-1`.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -58,11 +59,7 @@ pub struct ClassSeries {
 impl ClassSeries {
     /// Survivors in the intervals that prove retention (`1..n-1`).
     pub fn verified_survivors(&self) -> &[u64] {
-        let n = self.survivors.len();
-        if n < 3 {
-            return &[];
-        }
-        &self.survivors[1..n - 1]
+        &self.survivors[verified_of(self.survivors.len())]
     }
 
     /// Change in live count from each snapshot to the next.
@@ -74,8 +71,18 @@ impl ClassSeries {
     }
 }
 
+/// The intervals that prove retention in a series of `n` snapshots: every one but the last
+/// (`1..n-1`), none when there are fewer than three snapshots.
+pub fn verified_of(n: usize) -> Range<usize> {
+    if n < 3 {
+        1..1
+    } else {
+        1..n - 1
+    }
+}
+
 /// The comparison of a whole series.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Diff {
     /// Facts of every snapshot, in order.
     pub snapshots: Vec<SnapshotFacts>,
@@ -231,11 +238,11 @@ impl Diff {
             let deltas = c.count_deltas();
             if intervals.iter().all(|&s| s >= min_survivors.max(1)) && deltas.iter().all(|&d| d > 0)
             {
-                let (counted, sizes) = if n >= 3 {
-                    (&c.survivors[1..n - 1], &c.survivor_sizes[1..n - 1])
-                } else {
-                    (&c.survivors[1..], &c.survivor_sizes[1..])
-                };
+                let counted_range = self.counted_intervals();
+                let (counted, sizes) = (
+                    &c.survivors[counted_range.clone()],
+                    &c.survivor_sizes[counted_range],
+                );
                 let k = counted.len() as f64;
                 out.push(GrowingClass {
                     class: c.class.clone(),
@@ -256,20 +263,48 @@ impl Diff {
 }
 
 impl Diff {
+    /// The verified intervals of this series (see [`verified_of`]).
+    pub fn verified(&self) -> Range<usize> {
+        verified_of(self.snapshots.len())
+    }
+
+    /// The intervals whose survivors are counted when describing growth without a verdict
+    /// (`leakgate diff`): the verified ones, or with only two snapshots the one interval there
+    /// is (nothing can be verified then; its survivors are the best evidence available).
+    pub fn counted_intervals(&self) -> Range<usize> {
+        match self.snapshots.len() {
+            2 => 1..2,
+            n => verified_of(n),
+        }
+    }
+
+    /// `(low, high)`: the objects first seen in the counted intervals (see
+    /// [`Diff::counted_intervals`]) are those of the last snapshot with `low < id <= high`.
+    /// `None` with fewer than two snapshots. Ids only grow; the bounds are kept monotonic so
+    /// that a series out of order gives an empty range, not a panic.
+    pub fn verified_ids(&self) -> Option<(u32, u32)> {
+        let range = self.counted_intervals();
+        if range.is_empty() {
+            return None;
+        }
+        let mut bounds = Vec::with_capacity(self.snapshots.len());
+        for s in &self.snapshots {
+            let prev = bounds.last().copied().unwrap_or(0);
+            bounds.push(s.max_heap_id.max(prev));
+        }
+        let high = if range.end == self.snapshots.len() {
+            u32::MAX
+        } else {
+            bounds[range.end - 1]
+        };
+        Some((bounds[range.start - 1], high))
+    }
+
     /// The nodes of `last` (the graph this diff was finished with) of class `class` that were
     /// first seen in a verified interval (`1..n-1`; with two snapshots, in the last one).
     pub fn survivors_of(&self, last: &HeapGraph, class: &str) -> Vec<NodeIndex> {
-        let n = self.snapshots.len();
-        if n < 2 {
+        let Some((low, high)) = self.verified_ids() else {
             return Vec::new();
-        }
-        let (low, high) = if n >= 3 {
-            (
-                self.snapshots[0].max_heap_id,
-                self.snapshots[n - 2].max_heap_id,
-            )
-        } else {
-            (self.snapshots[0].max_heap_id, u32::MAX)
         };
         let classes = last.classify();
         let Some(wanted) = classes.names.iter().position(|c| c == class) else {
@@ -285,5 +320,52 @@ impl Diff {
             })
             .map(|(node, _)| node as NodeIndex)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series_of(max_ids: &[u32]) -> Diff {
+        Diff {
+            snapshots: max_ids
+                .iter()
+                .map(|&max_heap_id| SnapshotFacts {
+                    node_count: 0,
+                    edge_count: 0,
+                    total_self_size: 0,
+                    max_heap_id,
+                    classes: HashMap::new(),
+                })
+                .collect(),
+            classes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_interval_but_the_last_is_verified() {
+        assert_eq!(verified_of(0), 1..1);
+        assert_eq!(verified_of(2), 1..1);
+        assert_eq!(verified_of(3), 1..2);
+        assert_eq!(verified_of(4), 1..3);
+        let d = series_of(&[100, 200, 300, 400]);
+        assert_eq!(d.verified(), 1..3);
+        assert_eq!(d.verified_ids(), Some((100, 300)));
+    }
+
+    #[test]
+    fn two_snapshots_count_their_one_interval_and_one_counts_nothing() {
+        let d = series_of(&[100, 200]);
+        assert!(d.verified().is_empty());
+        assert_eq!(d.counted_intervals(), 1..2);
+        assert_eq!(d.verified_ids(), Some((100, u32::MAX)));
+        assert_eq!(series_of(&[100]).verified_ids(), None);
+    }
+
+    #[test]
+    fn id_bounds_stay_monotonic_on_a_series_out_of_order() {
+        let d = series_of(&[300, 100, 200, 50]);
+        assert_eq!(d.verified_ids(), Some((300, 300)));
     }
 }

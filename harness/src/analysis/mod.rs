@@ -8,11 +8,13 @@ pub mod allocations;
 pub mod diff;
 pub mod dominators;
 pub mod retainers;
+pub mod series;
 pub mod source;
 pub mod summary;
 
 pub use allocations::{allocation_sites, AllocationSite};
 pub use diff::{ClassSeries, Diff, DiffBuilder, SnapshotFacts};
+pub use series::{Series, SeriesError, SnapshotFile};
 pub use summary::{summarize, ClassStat, Summary};
 pub mod verdict;
 

@@ -10,14 +10,15 @@
 use serde::Serialize;
 
 use crate::analysis::allocations::{allocation_sites, AllocationSite};
-use crate::runner::{measure, MeasurePlan, RunError, RunOptions};
+use crate::analysis::Series;
+use crate::runner::Plan;
 use crate::spec::Spec;
 
 /// Sites reported per class, most survivors first.
 pub const MAX_SITES_PER_CLASS: usize = 5;
 
 /// The allocation sites of one suspect class.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SuspectSites {
     /// DevTools class name.
     pub class: String,
@@ -43,42 +44,39 @@ fn half_checkpoints(checkpoints: &[u64]) -> Vec<u64> {
     out
 }
 
-/// Runs `spec` again with allocation tracking on and reports where the survivors of each of
-/// `classes` were allocated, in the order of `classes`. File names are relative to the app's
-/// folder (`spec.app.cwd`).
-pub async fn find_allocation_sites(
-    spec: &Spec,
-    classes: &[String],
-    options: &RunOptions,
-) -> Result<Vec<SuspectSites>, RunError> {
-    let plan = MeasurePlan {
-        load: spec.load.clone(),
+/// The tracked run's plan: the spec's load at half its checkpoints, tracking on.
+pub fn tracked_plan(spec: &Spec) -> Plan {
+    Plan {
         track_allocations: true,
         label: "allocations".into(),
-        retainers: false,
         checkpoints: half_checkpoints(&spec.checkpoints),
-    };
-    let measured = measure(spec, &plan, options).await?;
-    Ok(classes
+        ..Plan::of(spec)
+    }
+}
+
+/// Where the survivors of each of `classes` were allocated in a tracked run's `series`, in
+/// the order of `classes`. File names are relative to the app's folder (`spec.app.cwd`).
+pub fn sites_of(spec: &Spec, series: &Series, classes: &[String]) -> Vec<SuspectSites> {
+    classes
         .iter()
         .map(|class| {
-            let nodes = measured.diff.survivors_of(&measured.last_graph, class);
+            let nodes = series.survivors_of(class);
             let traced = nodes
                 .iter()
-                .filter(|&&n| measured.last_graph.trace_node_id(n) != 0)
+                .filter(|&&n| series.last.trace_node_id(n) != 0)
                 .count() as u64;
             SuspectSites {
                 class: class.clone(),
                 survivors: nodes.len() as u64,
                 traced,
                 sites: allocation_sites(
-                    &measured.last_graph,
-                    &measured.diff,
+                    &series.last,
+                    &series.diff,
                     class,
                     &spec.app.cwd,
                     MAX_SITES_PER_CLASS,
                 ),
             }
         })
-        .collect())
+        .collect()
 }

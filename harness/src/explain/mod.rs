@@ -1,9 +1,14 @@
 //! Explaining a found leak: *what* keeps the memory (retainer paths, from the last snapshot),
-//! *where* it was allocated (a second run with V8's allocation tracking), and *which* request
-//! kind leaks (each kind run alone).
+//! *where* it was allocated (a run with V8's allocation tracking), and *which* request kind
+//! leaks (each kind run alone).
 //!
-//! These cost extra runs, so they happen only when a leak is found (or when the spec asks for
-//! them with `explain: always`); a passing clean run pays nothing.
+//! This stage never starts anything itself. The retainers come from the main series; the
+//! facts that need runs of their own are asked for as [`ExtraRun`]s (plain [`Plan`]s with a
+//! purpose), which the runner executes and reads, and whose series come back here through
+//! [`ExtraRun::conclude`]. [`explain`] then puts the facts together into an [`Explanation`].
+//!
+//! The extra runs happen only when a leak is found (or when the spec asks for them with
+//! `explain: always`); a passing clean run pays nothing.
 
 pub mod allocations;
 pub mod requests;
@@ -12,13 +17,136 @@ use serde::Serialize;
 
 use crate::analysis::dominators::{dominators, Dominators};
 use crate::analysis::retainers::{retainer_clusters, Holder, RetainerCluster, RootPaths};
-use crate::analysis::{Diff, Suspect};
+use crate::analysis::{Analysis, Diff, Series, Suspect, Verdict};
+use crate::runner::{Plan, RunError};
 use crate::snapshot::HeapGraph;
+use crate::spec::{Explain, Spec};
+
+use allocations::SuspectSites;
+use requests::RequestKindResult;
 
 /// Suspects explained at most per run (the worst first).
 pub const MAX_EXPLAINED_SUSPECTS: usize = 5;
 /// Retainer clusters kept per suspect.
 pub const MAX_CLUSTERS: usize = 3;
+
+/// Everything known about why a run's memory grows, beyond the verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Retainer paths of the worst suspects.
+    pub retainers: Vec<SuspectRetainers>,
+    /// Where the worst suspects' survivors were allocated.
+    pub allocation_sites: Vec<SuspectSites>,
+    /// Each request kind judged alone (mixed specs, when a leak is explained).
+    pub request_kinds: Vec<RequestKindResult>,
+    /// The request kinds that leak on their own (`None` when not attributed).
+    pub leaking_requests: Option<Vec<String>>,
+    /// Why an explanation could not be had, when one could not (the verdict stands).
+    pub error: Option<String>,
+}
+
+/// Why an extra run is wanted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    /// Allocation sites of these classes, from a tracked run.
+    AllocationSites(Vec<String>),
+    /// The verdict of this request kind alone.
+    RequestKind(String),
+}
+
+/// A run the explanation needs, beside the main one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraRun {
+    /// What it is for.
+    pub purpose: Purpose,
+    /// What to run.
+    pub plan: Plan,
+}
+
+/// What one extra run established.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finding {
+    /// Allocation sites per class, or why the tracked run failed.
+    AllocationSites(Result<Vec<SuspectSites>, String>),
+    /// The verdict of one request kind alone.
+    RequestKind(RequestKindResult),
+}
+
+/// Whether `spec` wants a leak explained by extra runs, given the main verdict.
+pub fn wanted(spec: &Spec, analysis: &Analysis) -> bool {
+    match spec.explain {
+        Explain::Never => false,
+        Explain::Always => true,
+        Explain::Auto => analysis.verdict == Verdict::Leak,
+    }
+}
+
+/// The extra runs that explain the main run's result, in the order they should run.
+pub fn extra_runs(spec: &Spec, analysis: &Analysis) -> Vec<ExtraRun> {
+    if !wanted(spec, analysis) {
+        return Vec::new();
+    }
+    let mut runs = Vec::new();
+    let classes: Vec<String> = analysis
+        .suspects
+        .iter()
+        .take(MAX_EXPLAINED_SUSPECTS)
+        .map(|s| s.class.clone())
+        .collect();
+    if !classes.is_empty() {
+        runs.push(ExtraRun {
+            plan: allocations::tracked_plan(spec),
+            purpose: Purpose::AllocationSites(classes),
+        });
+    }
+    let kinds = requests::request_kinds(spec);
+    if kinds.len() > 1 {
+        for (i, (label, templates)) in kinds.into_iter().enumerate() {
+            runs.push(ExtraRun {
+                plan: requests::kind_plan(spec, i, templates),
+                purpose: Purpose::RequestKind(label),
+            });
+        }
+    }
+    runs
+}
+
+impl ExtraRun {
+    /// What this run's series (or its failure) establishes.
+    pub fn conclude(&self, spec: &Spec, series: Result<Series, RunError>) -> Finding {
+        match &self.purpose {
+            Purpose::AllocationSites(classes) => Finding::AllocationSites(
+                series
+                    .map(|s| allocations::sites_of(spec, &s, classes))
+                    .map_err(|e| format!("allocation sites: {e}")),
+            ),
+            Purpose::RequestKind(label) => {
+                Finding::RequestKind(requests::kind_result(spec, label, series))
+            }
+        }
+    }
+}
+
+/// Puts the main series' retainers and the extra runs' findings together.
+pub fn explain(series: &Series, analysis: &Analysis, findings: Vec<Finding>) -> Explanation {
+    let mut out = Explanation {
+        retainers: retainers_of_suspects(&series.last, &series.diff, &analysis.suspects),
+        ..Explanation::default()
+    };
+    let mut kinds = Vec::new();
+    for finding in findings {
+        match finding {
+            Finding::AllocationSites(Ok(sites)) => out.allocation_sites = sites,
+            Finding::AllocationSites(Err(e)) => out.error = Some(e),
+            Finding::RequestKind(result) => kinds.push(result),
+        }
+    }
+    if !kinds.is_empty() {
+        out.leaking_requests = Some(requests::leaking_requests(&kinds));
+        out.request_kinds = kinds;
+    }
+    out
+}
 
 /// The retainer paths of one suspect class.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,7 +160,6 @@ pub struct SuspectRetainers {
     /// how near-equal clusters happen to be ordered.
     pub holders: Vec<(Holder, u64)>,
 }
-
 /// Shortest paths and dominators of one graph, computed once for all suspects.
 pub struct GraphIndex {
     /// Shortest retaining paths from the root.

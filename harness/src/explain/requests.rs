@@ -7,9 +7,10 @@
 
 use serde::Serialize;
 
+use crate::analysis::Series;
 use crate::analysis::Verdict;
 use crate::load::RequestTemplate;
-use crate::runner::{measure, MeasurePlan, RunOptions};
+use crate::runner::{Plan, RunError};
 use crate::spec::Spec;
 
 /// The verdict of one request kind run alone.
@@ -42,44 +43,44 @@ pub fn request_kinds(spec: &Spec) -> Vec<(String, Vec<RequestTemplate>)> {
     kinds
 }
 
-/// Runs each request kind of `spec` alone and judges it.
-pub async fn attribute(spec: &Spec, options: &RunOptions) -> Vec<RequestKindResult> {
-    let mut out = Vec::new();
-    for (i, (label, templates)) in request_kinds(spec).into_iter().enumerate() {
-        let mut load = spec.load.clone();
-        load.requests = templates;
-        let plan = MeasurePlan {
-            load,
-            track_allocations: false,
-            label: format!("request-{i}"),
-            retainers: false,
-            checkpoints: spec.checkpoints.clone(),
-        };
-        let result = match measure(spec, &plan, options).await {
-            Ok(m) => RequestKindResult {
-                request: label,
-                verdict: m.analysis.verdict.as_str(),
-                heap_bytes_per_request: Some(m.analysis.heap.per_request),
-                array_buffer_bytes_per_request: Some(m.analysis.array_buffers.per_request),
-                top_suspect: m
-                    .analysis
+/// The plan that runs one request kind (the `i`-th) alone.
+pub fn kind_plan(spec: &Spec, i: usize, templates: Vec<RequestTemplate>) -> Plan {
+    let mut plan = Plan::of(spec);
+    plan.load.requests = templates;
+    plan.label = format!("request-{i}");
+    plan
+}
+
+/// The verdict of the request kind `label` from its run alone (or its failure).
+pub fn kind_result(
+    spec: &Spec,
+    label: &str,
+    series: Result<Series, RunError>,
+) -> RequestKindResult {
+    match series {
+        Ok(series) => {
+            let analysis = series.judge(&spec.assert);
+            RequestKindResult {
+                request: label.to_string(),
+                verdict: analysis.verdict.as_str(),
+                heap_bytes_per_request: Some(analysis.heap.per_request),
+                array_buffer_bytes_per_request: Some(analysis.array_buffers.per_request),
+                top_suspect: analysis
                     .suspects
                     .first()
                     .map(|s| (s.class.clone(), s.per_1k_requests)),
                 error: None,
-            },
-            Err(e) => RequestKindResult {
-                request: label,
-                verdict: "error",
-                heap_bytes_per_request: None,
-                array_buffer_bytes_per_request: None,
-                top_suspect: None,
-                error: Some(e.to_string()),
-            },
-        };
-        out.push(result);
+            }
+        }
+        Err(e) => RequestKindResult {
+            request: label.to_string(),
+            verdict: "error",
+            heap_bytes_per_request: None,
+            array_buffer_bytes_per_request: None,
+            top_suspect: None,
+            error: Some(e.to_string()),
+        },
     }
-    out
 }
 
 /// The kinds that leak on their own.

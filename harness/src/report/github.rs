@@ -112,7 +112,7 @@ pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
         // Where known, also the lines in the app that allocate what leaks, one per line.
         if let Ok(m) = &run.outcome {
             let mut places: Vec<(PathBuf, u32, Vec<String>)> = Vec::new();
-            for s in &m.allocation_sites {
+            for s in &m.explanation.allocation_sites {
                 let Some(site) = s.sites.first() else {
                     continue;
                 };

@@ -117,10 +117,16 @@ impl SpecJson {
                     .iter()
                     .map(|s| {
                         let mut json = suspect_json(s);
-                        if let Some(r) = m.retainers.iter().find(|r| r.class == s.class) {
+                        if let Some(r) = m.explanation.retainers.iter().find(|r| r.class == s.class)
+                        {
                             json.retainers = r.clusters.clone();
                         }
-                        if let Some(a) = m.allocation_sites.iter().find(|a| a.class == s.class) {
+                        if let Some(a) = m
+                            .explanation
+                            .allocation_sites
+                            .iter()
+                            .find(|a| a.class == s.class)
+                        {
                             json.allocation_sites = a.sites.clone();
                             json.allocation_traced = Some(a.traced);
                             json.allocation_survivors = Some(a.survivors);
@@ -129,13 +135,13 @@ impl SpecJson {
                     })
                     .collect();
                 out.reasons = m.analysis.reasons.clone();
-                out.requests = m.load.requests;
-                out.failed_requests = m.load.failures();
-                out.checkpoints = m.memory.clone();
+                out.requests = m.session.load.requests;
+                out.failed_requests = m.session.load.failures();
+                out.checkpoints = m.series.memory.clone();
                 out.timings = Some(m.timings);
-                out.leaking_requests = m.leaking_requests.clone();
-                out.request_kinds = m.request_kinds.clone();
-                out.explain_error = m.explain_error.clone();
+                out.leaking_requests = m.explanation.leaking_requests.clone();
+                out.request_kinds = m.explanation.request_kinds.clone();
+                out.explain_error = m.explanation.error.clone();
                 out.snapshots = m
                     .kept_snapshots
                     .iter()

@@ -192,9 +192,9 @@ pub fn render_run(run: &SpecRun) -> String {
     let _ = writeln!(
         out,
         "  {} measured requests, {} failed, {:.0} requests/s",
-        m.load.requests,
-        m.load.failures(),
-        m.load.requests_per_second()
+        m.session.load.requests,
+        m.session.load.failures(),
+        m.session.load.requests_per_second()
     );
     let _ = writeln!(
         out,
@@ -226,8 +226,13 @@ pub fn render_run(run: &SpecRun) -> String {
             let _ = writeln!(out, "  ... and {} more", a.suspects.len() - TEXT_SUSPECTS);
         }
     }
-    out.push_str(&render_retainers(&m.retainers));
-    for s in m.allocation_sites.iter().filter(|s| !s.sites.is_empty()) {
+    out.push_str(&render_retainers(&m.explanation.retainers));
+    for s in m
+        .explanation
+        .allocation_sites
+        .iter()
+        .filter(|s| !s.sites.is_empty())
+    {
         let _ = writeln!(
             out,
             "  {} is allocated at ({} of {} survivors have a recorded stack):",
@@ -256,12 +261,12 @@ pub fn render_run(run: &SpecRun) -> String {
             };
         }
     }
-    if let Some(e) = &m.explain_error {
+    if let Some(e) = &m.explanation.error {
         let _ = writeln!(out, "  (could not explain further: {e})");
     }
-    if !m.request_kinds.is_empty() {
+    if !m.explanation.request_kinds.is_empty() {
         let _ = writeln!(out, "  each request kind alone:");
-        for k in &m.request_kinds {
+        for k in &m.explanation.request_kinds {
             let detail = match (&k.top_suspect, k.heap_bytes_per_request) {
                 (Some((class, rate)), Some(heap)) => {
                     format!("heap {heap:+.1} B/request, `{class}` {rate:.1} per 1000")

@@ -73,6 +73,7 @@ pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
         // Holders summed over the classes shown as this one.
         let mut holders: Vec<(&Holder, u64)> = Vec::new();
         for r in m
+            .explanation
             .retainers
             .iter()
             .filter(|r| stable_class(&r.class) == class)
@@ -97,7 +98,7 @@ pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
             lines.push(format!("{class}: held by {}", anchors.join(", ")));
         }
     }
-    if let Some(kinds) = &m.leaking_requests {
+    if let Some(kinds) = &m.explanation.leaking_requests {
         let list = if kinds.is_empty() {
             "none alone".to_string()
         } else {

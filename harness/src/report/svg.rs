@@ -39,7 +39,7 @@ pub fn render_svg(spec: &Spec, run: &SpecRun) -> Option<String> {
         expect: run.expect.as_str(),
         passed: run.passed(),
         analysis: &m.analysis,
-        memory: &m.memory,
+        memory: &m.series.memory,
         thresholds: &spec.assert,
     }))
 }

@@ -1,0 +1,367 @@
+//! The live session: the only part of a run that talks to processes and the network.
+//!
+//! A [`Session`] boots the app under the inspector, drives the load and writes a heap snapshot
+//! (with `process.memoryUsage()` beside it) at each checkpoint. It reads nothing back and
+//! judges nothing: what it leaves is a [`SessionRecord`] of files and counters, which the
+//! analysis reads afterwards ([`crate::analysis::Series::read`]).
+//!
+//! The session is a value with steps ([`Session::warm_up`], [`Session::advance_to`],
+//! [`Session::checkpoint`], [`Session::finish`]) rather than one function, so that a run can
+//! add steps (more checkpoints, other loads) while the process is alive; [`run`] is the plain
+//! sequence of a [`Plan`]. Dropping a session at any point kills the app's process group (see
+//! [`crate::app`]).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::error::RunError;
+use super::plan::Plan;
+use super::{RunOptions, LOG_TAIL_LINES};
+use crate::analysis::SnapshotFile;
+use crate::app::{self, AppConfig, AppError, AppProcess};
+use crate::inspector::{Inspector, InspectorError};
+use crate::load::{LoadGenerator, LoadStats};
+use crate::spec::Spec;
+
+/// How often the app's liveness is checked while load runs.
+const LIVENESS_POLL: Duration = Duration::from_millis(100);
+
+/// Where a session's time went, seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SessionTimings {
+    /// `npm ci` (when needed), boot, readiness and inspector connection.
+    pub boot: f64,
+    /// Warm-up requests.
+    pub warmup: f64,
+    /// Measured requests.
+    pub load: f64,
+    /// GC, snapshot streaming and `memoryUsage`.
+    pub snapshots: f64,
+    /// The whole session.
+    pub total: f64,
+}
+
+/// What a session leaves behind.
+#[derive(Debug, Clone, Default)]
+pub struct SessionRecord {
+    /// The snapshots, in time order (the first right after the warm-up).
+    pub snapshots: Vec<SnapshotFile>,
+    /// Load counters of the measured phase (warm-up excluded).
+    pub load: LoadStats,
+    /// Where the time went.
+    pub timings: SessionTimings,
+}
+
+/// A live app under the inspector, with its load generator.
+pub struct Session {
+    name: String,
+    progress: bool,
+    dir: PathBuf,
+    // Field order is drop order: the load's connections and the inspector go before the app.
+    load: LoadGenerator,
+    inspector: Option<Inspector>,
+    app: AppProcess,
+    /// Measured requests sent so far.
+    done: u64,
+    record: SessionRecord,
+    started: Instant,
+}
+
+/// Runs `plan` from boot to the last checkpoint, writing snapshots into `dir`.
+pub async fn run(
+    spec: &Spec,
+    plan: &Plan,
+    options: &RunOptions,
+    dir: &Path,
+) -> Result<SessionRecord, RunError> {
+    let mut session = Session::start(spec, plan, options, dir).await?;
+    session.warm_up(plan.warmup).await?;
+    session.checkpoint().await?;
+    for &at in &plan.checkpoints {
+        session.advance_to(at).await?;
+        session.checkpoint().await?;
+    }
+    Ok(session.finish().await)
+}
+
+impl Session {
+    /// Prepares (`npm ci` when needed) and boots the app, connects the inspector and turns on
+    /// what `plan` asks for.
+    pub async fn start(
+        spec: &Spec,
+        plan: &Plan,
+        options: &RunOptions,
+        dir: &Path,
+    ) -> Result<Session, RunError> {
+        let started = Instant::now();
+        if options.progress {
+            eprintln!("leakgate: {}: preparing and booting the app", spec.name);
+        }
+        if let Some(dir) = &spec.app.package_dir {
+            app::prepare(dir).await?;
+        }
+        let mut node_args = spec.app.node_args.clone();
+        if plan.track_allocations {
+            // Objects V8 decides to pretenure are allocated straight into old space by
+            // optimised code, where the allocation tracker does not see them; and a leak's
+            // objects, which all survive, are exactly the ones V8 pretenures.
+            node_args.push("--no-allocation-site-pretenuring".to_string());
+        }
+        let config = AppConfig {
+            script: spec.app.script.clone(),
+            command: spec.app.command.clone(),
+            cwd: spec.app.cwd.clone(),
+            env: spec.app.env.clone(),
+            node_args,
+            port: spec.app.port,
+            ready_path: spec.app.ready_path.clone(),
+            ready_timeout: spec.app.ready_timeout,
+            log_path: Some(dir.join("app.log")),
+        };
+        let mut app = AppProcess::start(&config).await?;
+        let mut inspector = Inspector::connect(app.inspector_url())
+            .await
+            .map_err(|error| inspector_error(&mut app, error))?;
+        let load =
+            LoadGenerator::new(app.addr(), plan.load.clone()).map_err(|error| RunError::Load {
+                error,
+                log_tail: app.log_tail(LOG_TAIL_LINES),
+            })?;
+        // Tracking starts before the warm-up, so that code compiled during it is compiled with
+        // allocation tracking in place.
+        if plan.track_allocations {
+            inspector
+                .call(
+                    "HeapProfiler.startTrackingHeapObjects",
+                    serde_json::json!({ "trackAllocations": true }),
+                )
+                .await
+                .map_err(|error| inspector_error(&mut app, error))?;
+        }
+        let mut record = SessionRecord::default();
+        record.timings.boot = started.elapsed().as_secs_f64();
+        Ok(Session {
+            name: spec.name.clone(),
+            progress: options.progress,
+            dir: dir.to_path_buf(),
+            load,
+            inspector: Some(inspector),
+            app,
+            done: 0,
+            record,
+            started,
+        })
+    }
+
+    fn say(&self, text: &str) {
+        if self.progress {
+            eprintln!("leakgate: {}: {text}", self.name);
+        }
+    }
+
+    /// Sends `count` requests that are not measured.
+    pub async fn warm_up(&mut self, count: u64) -> Result<(), RunError> {
+        self.say(&format!("warm-up: {count} requests"));
+        let t = Instant::now();
+        if count > 0 {
+            self.drive(count, "warm-up").await?;
+        }
+        self.record.timings.warmup += t.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// Measured requests sent so far.
+    pub fn measured_requests(&self) -> u64 {
+        self.done
+    }
+
+    /// Sends measured requests until `requests` have been sent in all.
+    pub async fn advance_to(&mut self, requests: u64) -> Result<LoadStats, RunError> {
+        if requests <= self.done {
+            return Ok(LoadStats::default());
+        }
+        let k = self.record.snapshots.len();
+        self.say(&format!(
+            "checkpoint {k}: {} requests",
+            requests - self.done
+        ));
+        let t = Instant::now();
+        let stats = self
+            .drive(requests - self.done, &format!("checkpoint {k}"))
+            .await?;
+        self.record.timings.load += t.elapsed().as_secs_f64();
+        self.record.load.merge(&stats);
+        self.done = requests;
+        Ok(stats)
+    }
+
+    /// Forces GC, writes the next snapshot and reads `process.memoryUsage()`.
+    pub async fn checkpoint(&mut self) -> Result<&SnapshotFile, RunError> {
+        let t = Instant::now();
+        let k = self.record.snapshots.len();
+        let path = self.dir.join(format!("checkpoint-{k}.heapsnapshot"));
+        let Some(client) = self.inspector.as_mut() else {
+            self.app_alive().await?;
+            return Err(inspector_error(&mut self.app, InspectorError::Closed));
+        };
+        let result = async {
+            client.collect_garbage().await?;
+            client.collect_garbage().await?;
+            client.take_heap_snapshot(&path).await?;
+            client.memory_usage().await
+        }
+        .await;
+        let usage = match result {
+            Ok(usage) => usage,
+            Err(error) => {
+                // A killed app closes its sockets a moment before its exit can be seen.
+                for _ in 0..10 {
+                    if self.app.check_alive().is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(LIVENESS_POLL).await;
+                }
+                self.app_alive().await?;
+                return Err(inspector_error(&mut self.app, error));
+            }
+        };
+        self.record.timings.snapshots += t.elapsed().as_secs_f64();
+        self.record.snapshots.push(SnapshotFile {
+            path,
+            requests: self.done,
+            array_buffer_bytes: usage.array_buffers,
+            external_bytes: usage.external,
+            rss_bytes: usage.rss,
+        });
+        Ok(self.record.snapshots.last().expect("just pushed"))
+    }
+
+    /// Closes the load and the inspector, stops the app and returns the record.
+    pub async fn finish(mut self) -> SessionRecord {
+        self.load.close().await;
+        if let Some(inspector) = self.inspector.take() {
+            let _ = inspector.close().await;
+        }
+        let _ = self.app.shutdown().await;
+        self.record.timings.total = self.started.elapsed().as_secs_f64();
+        self.record
+    }
+
+    /// Sends `count` requests and checks the app survived and answered.
+    async fn drive(&mut self, count: u64, phase: &str) -> Result<LoadStats, RunError> {
+        // A phase has failed once more than this many of its requests failed.
+        let max_failure_rate = self.load.max_failure_rate();
+        let budget = (count as f64 * max_failure_rate) as u64;
+        let result = {
+            let run = self.load.run_bounded(count, budget);
+            tokio::pin!(run);
+            // An app that dies mid-load leaves the requests to time out one by one (Node even
+            // keeps its sockets open while it waits for the debugger to disconnect): watch it
+            // instead.
+            loop {
+                tokio::select! {
+                    result = &mut run => break Some(result),
+                    () = tokio::time::sleep(LIVENESS_POLL) => {
+                        if self.app.check_alive().is_err() {
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        self.app_alive().await?;
+        let Some(result) = result else {
+            return Err(RunError::App(AppError::Io {
+                context: "the app stopped answering during the load".to_string(),
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            }));
+        };
+        let stats = result.map_err(|error| RunError::Load {
+            error,
+            log_tail: self.app.log_tail(LOG_TAIL_LINES),
+        })?;
+        if stats.failure_rate() > max_failure_rate {
+            let mut detail = failure_detail(&stats);
+            if stats.requests < count {
+                detail.push_str(&format!(
+                    "; stopped after {} of {count} requests, as the phase had failed",
+                    stats.requests
+                ));
+            }
+            return Err(RunError::TooManyFailures {
+                phase: phase.to_string(),
+                failed: stats.failures(),
+                requests: stats.requests,
+                limit: max_failure_rate * 100.0,
+                detail,
+                log_tail: self.app.log_tail(LOG_TAIL_LINES),
+            });
+        }
+        Ok(stats)
+    }
+
+    /// Fails with the app's exit status if it is gone. Node that exits with an inspector
+    /// attached waits for the debugger to leave; [`AppProcess::check_alive`] notices, and then
+    /// the inspector is closed so that Node can finish and its real exit code can be reported.
+    async fn app_alive(&mut self) -> Result<(), RunError> {
+        let waiting = |r: &Result<(), AppError>| {
+            matches!(
+                r,
+                Err(AppError::Exited {
+                    code: None,
+                    signal: None,
+                    ..
+                })
+            )
+        };
+        let mut status = self.app.check_alive();
+        if waiting(&status) {
+            drop(self.inspector.take());
+            for _ in 0..50 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                status = self.app.check_alive();
+                if !waiting(&status) {
+                    break;
+                }
+            }
+        }
+        status.map_err(RunError::from)
+    }
+}
+
+/// Statuses, error samples and the request kinds that failed, for a failure message.
+fn failure_detail(stats: &LoadStats) -> String {
+    let statuses: Vec<String> = stats
+        .unexpected_status_counts
+        .iter()
+        .map(|(s, n)| format!("{n}× HTTP {s}"))
+        .collect();
+    let mut detail = statuses.join(", ");
+    if stats.errors > 0 {
+        if !detail.is_empty() {
+            detail.push_str("; ");
+        }
+        detail.push_str(&format!(
+            "{} errors, e.g. {}",
+            stats.errors,
+            stats.error_samples.join(" | ")
+        ));
+    }
+    let kinds: Vec<String> = stats
+        .per_template
+        .iter()
+        .filter(|t| t.failures > 0)
+        .map(|t| format!("`{}` {}/{}", t.label, t.failures, t.requests))
+        .collect();
+    if !kinds.is_empty() {
+        detail.push_str(&format!("; by request kind: {}", kinds.join(", ")));
+    }
+    detail
+}
+
+fn inspector_error(app: &mut AppProcess, error: InspectorError) -> RunError {
+    RunError::Inspector {
+        error,
+        log_tail: app.log_tail(LOG_TAIL_LINES),
+    }
+}
