@@ -299,6 +299,8 @@ fn run(
     jobs: Option<usize>,
 ) -> Result<ExitCode, CliError> {
     let settings = leakgate::env::settings()?;
+    leakgate::app::lifetime::exit_on_signals();
+    leakgate::app::lifetime::remove_stale_temp_dirs();
     // Every spec is checked before anything runs.
     let files = discover(paths)?;
     let mut specs: Vec<Spec> = Vec::new();

@@ -208,6 +208,8 @@ pub fn main(default_specs: &Path) -> std::process::ExitCode {
             .or_else(|| (keep != KeepSnapshots::Never).then(|| PathBuf::from("target/leakgate"))),
         progress: false,
     };
+    crate::app::lifetime::exit_on_signals();
+    crate::app::lifetime::remove_stale_temp_dirs();
     let trials = spec_trials(&[specs], &options);
     libtest_mimic::run(&args, trials).exit_code()
 }

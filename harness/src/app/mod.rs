@@ -10,9 +10,14 @@
 //!   to 3 s, then sends `SIGKILL`;
 //! * errors, panics and plain drops: `Drop` sends `SIGKILL` to the process group and reaps the
 //!   child synchronously, so no zombie is left either;
-//! * Ctrl-C and `SIGKILL` of leakgate itself: the child is spawned with
+//! * `SIGINT` and `SIGTERM` of leakgate: [`lifetime::exit_on_signals`] kills every app tree and
+//!   removes the temporary folders before leakgate exits;
+//! * `SIGKILL` of leakgate itself: the child is spawned with
 //!   `prctl(PR_SET_PDEATHSIG, SIGKILL)`, so the kernel kills it when leakgate dies, even when no
 //!   destructor gets to run.
+//!
+//! Each of these kills the whole tree the app started, also children that left its process
+//! group (`detached`), which leakgate finds as a child subreaper (see [`lifetime`]).
 //!
 //! The child runs in its own process group (`process_group(0)`): a Ctrl-C in the terminal goes to
 //! leakgate alone (which then ends the child in order), and the group signal also reaches
@@ -43,6 +48,7 @@
 //! runs under an exclusive `flock` on a lock file in the system temp folder, named from a hash
 //! of the canonical folder path, and freshness is checked again once the lock is held.
 
+pub mod lifetime;
 mod log;
 mod owner;
 mod port_lock;
@@ -66,6 +72,8 @@ pub use prepare::{prepare, PrepareOutcome};
 const TERM_GRACE: Duration = Duration::from_secs(3);
 /// How long to wait for the output readers to reach the end once the child has exited.
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often [`AppProcess::check_alive`] records the app's descendants.
+const DESCENDANT_SCAN: Duration = Duration::from_millis(500);
 /// Lines of output quoted in error messages.
 const ERROR_TAIL_LINES: usize = 40;
 
@@ -370,6 +378,8 @@ pub struct AppProcess {
     serving_pid: u32,
     /// Held while the app runs on a fixed port.
     _port_lock: Option<port_lock::PortLock>,
+    /// When the app's descendants were last recorded (see [`lifetime`]).
+    last_scan: Instant,
 }
 
 impl std::fmt::Debug for AppProcess {
@@ -398,7 +408,14 @@ impl AppProcess {
                 source: io::Error::from(io::ErrorKind::NotFound),
             });
         }
+        if lifetime::stopping() {
+            return Err(AppError::Io {
+                context: "leakgate is stopping (a signal asked it to)".to_string(),
+                source: io::ErrorKind::Interrupted.into(),
+            });
+        }
         let node = find_on_path("node").ok_or(AppError::NodeNotFound)?;
+        lifetime::become_subreaper();
         // Held until the app has ended: specs with the same fixed port never run at once.
         let port_lock = match cfg.port {
             Some(port) => Some(
@@ -496,7 +513,9 @@ impl AppProcess {
             finished: false,
             serving_pid: 0,
             _port_lock: port_lock,
+            last_scan: Instant::now(),
         };
+        lifetime::register_app(app.pid);
         // From here on, every early return drops `app`, which kills the child.
         let (url_tx, url_rx) = tokio::sync::oneshot::channel();
         if let Some(stdout) = stdout {
@@ -512,6 +531,7 @@ impl AppProcess {
         }
         app.serving_pid = app.wait_until_ready(cfg).await?;
         app.check_measurable(cfg.command.is_some()).await?;
+        lifetime::record_descendants(app.pid);
         Ok(app)
     }
 
@@ -553,6 +573,10 @@ impl AppProcess {
     /// process until the session closes. That also counts as exited here, with neither code nor
     /// signal; once the inspector disconnects, the real exit code follows.
     pub fn check_alive(&mut self) -> Result<(), AppError> {
+        if self.last_scan.elapsed() >= DESCENDANT_SCAN {
+            self.last_scan = Instant::now();
+            lifetime::record_descendants(self.pid);
+        }
         if self.poll_exit()?.is_none() {
             if self.log.inner().held_by_debugger {
                 return Err(self.exited_error(false));
@@ -576,7 +600,7 @@ impl AppProcess {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        signal_group(self.pid, libc::SIGKILL);
+        lifetime::kill_tree(self.pid);
         if self.exit.is_none() {
             let status = self
                 .child
@@ -627,8 +651,8 @@ impl Drop for AppProcess {
         if self.finished {
             return;
         }
-        // Also when the leader has exited: the group may still hold processes it started.
-        signal_group(self.pid, libc::SIGKILL);
+        // Also when the leader has exited: its group and tree may still hold processes.
+        lifetime::kill_tree(self.pid);
         if self.exit.is_none() {
             let _ = self.child.wait();
         }

@@ -30,6 +30,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::analysis::{Analysis, Series, Verdict};
+use crate::app;
 use crate::explain::{self, Explanation};
 use crate::spec::{Expectation, Spec};
 
@@ -267,17 +268,28 @@ fn work_dir(spec: &Spec, label: &str, options: &RunOptions) -> Result<WorkDir, R
             Ok(WorkDir { path, temp: None })
         }
         None => {
+            // Named after this process, so that folders a killed leakgate left can be found.
+            let prefix = format!("{}{}-", app::lifetime::TEMP_PREFIX, std::process::id());
             let temp = tempfile::Builder::new()
-                .prefix("leakgate-")
+                .prefix(&prefix)
                 .tempdir()
                 .map_err(|source| RunError::Folder {
                     path: std::env::temp_dir(),
                     source,
                 })?;
+            app::lifetime::register_temp_dir(temp.path());
             Ok(WorkDir {
                 path: temp.path().to_path_buf(),
                 temp: Some(temp),
             })
+        }
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.temporary() {
+            app::lifetime::unregister_temp_dir(&self.path);
         }
     }
 }
