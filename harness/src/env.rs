@@ -7,12 +7,14 @@
 //! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go, and under `cargo test` each spec's report (JSON, text, SVG) (default `target/leakgate` under `cargo test` when snapshots are kept, none for the CLI) |
 //! | `LEAKGATE_SPECS` | a folder or file | the specs `cargo test` runs (default: the workspace's `specs/`) |
 //! | `CI` | `true` | set by CI services; reports are snapshot-tested strictly |
+//! | `INSTA_UPDATE` | `auto` (default), `no`, `new`, `always`, `unseen` | what a report snapshot comparison writes (insta's variable and meanings; see [`UpdateMode`]) |
 //! | `GITHUB_ACTIONS` | `true` | set by GitHub Actions; `leakgate run` prints `::error` annotations for specs that fail |
 //! | `GITHUB_STEP_SUMMARY` | a file | set by GitHub Actions; `leakgate run` appends a Markdown table of the runs to it |
 
 use std::path::PathBuf;
 
 use crate::runner::KeepSnapshots;
+use crate::stored_reports::UpdateMode;
 
 /// A variable with a value leakgate does not understand.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub struct EnvSettings {
     pub github_actions: bool,
     /// `GITHUB_STEP_SUMMARY`: the Markdown file of the job's summary.
     pub github_step_summary: Option<PathBuf>,
+    /// `CI` and `INSTA_UPDATE`: what comparing a report with its snapshot may write.
+    pub update_mode: UpdateMode,
 }
 
 /// Reads the settings; unknown values are errors.
@@ -52,7 +56,23 @@ pub fn settings() -> Result<EnvSettings, EnvError> {
             choices: "never, on-failure, always",
         })?),
     };
+    let ci = var("CI").is_some_and(|v| v != "false" && v != "0");
+    let update_mode = match var("INSTA_UPDATE").as_deref() {
+        None | Some("auto") if ci => UpdateMode::Strict,
+        None | Some("auto" | "new") => UpdateMode::Pending,
+        Some("no") => UpdateMode::Strict,
+        Some("always" | "overwrite") => UpdateMode::Always,
+        Some("unseen") => UpdateMode::Unseen,
+        Some(v) => {
+            return Err(EnvError {
+                name: "INSTA_UPDATE",
+                value: v.to_string(),
+                choices: "auto, no, new, always, unseen",
+            })
+        }
+    };
     Ok(EnvSettings {
+        update_mode,
         keep_snapshots,
         artifacts: var("LEAKGATE_ARTIFACTS").map(PathBuf::from),
         specs: var("LEAKGATE_SPECS").map(PathBuf::from),

@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`spec`] | the YAML spec: parsing, defaults, validation with file:line:column |
 //! | [`app`] | the Node child process: prepare (`npm ci`), boot under the inspector, readiness, logs, kill on every exit path |
+//! | [`init`] | `leakgate init`: a starter spec read from a Node project |
 //! | [`inspector`] | a small Chrome DevTools Protocol client over a WebSocket |
 //! | [`load`] | the built-in HTTP load generator (hyper, keep-alive, exact request counts) |
 //! | [`snapshot`] | the streaming `.heapsnapshot` reader and the columnar heap graph |
@@ -20,6 +21,7 @@
 //! | [`explain`] | explaining a found leak: retainers, allocation sites, the leaking request kind |
 //! | [`report`] | text, JSON, JUnit, SVG and GitHub reports |
 //! | [`runner`] | one run of a spec as a one-way pipeline: plan, live session (the only async part), analysis, explanation |
+//! | [`stored_reports`] | stable reports under version control: compare, write for review, accept |
 //! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
 //! | [`env`](mod@env) | the environment variables leakgate reads, parsed in one place |
 //!
@@ -39,10 +41,12 @@ pub mod analysis;
 pub mod app;
 pub mod env;
 pub mod explain;
+pub mod init;
 pub mod inspector;
 pub mod load;
 pub mod report;
 pub mod runner;
 pub mod snapshot;
 pub mod spec;
+pub mod stored_reports;
 pub mod testing;

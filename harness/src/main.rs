@@ -16,6 +16,7 @@ use leakgate::analysis::retainers::{top_retainers as top_retainers_of, TopRetain
 use leakgate::analysis::verdict::ENGINE_CLASSES;
 use leakgate::analysis::{summarize, DiffBuilder};
 use leakgate::explain::{retainers_of, GraphIndex, MAX_EXPLAINED_SUSPECTS};
+use leakgate::report::stable::render_stable;
 use leakgate::report::{
     annotations, render_diff, render_junit, render_retainers, render_run, render_summary,
     render_svg, render_top_retainers, step_summary, DiffJson, RunJson, SpecJson,
@@ -23,6 +24,7 @@ use leakgate::report::{
 use leakgate::runner::{run_spec, safe_name, KeepSnapshots, RunOptions, SpecRun};
 use leakgate::snapshot;
 use leakgate::spec::{discover, load_spec, Spec, SpecError};
+use leakgate::stored_reports::{accept_pending, store};
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +64,24 @@ enum Command {
         /// Also write a JUnit XML report of all specs to this file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Store each passing spec's stable report as its snapshot (`snapshots/NAME.snap`
+        /// beside the spec) when it is new or changed.
+        #[arg(long)]
+        accept: bool,
+    },
+    /// Write a starter spec for the Node project in DIR (default: the current folder) to
+    /// DIR/specs/NAME.yaml, and say what to check in it.
+    Init {
+        /// The project's folder (with its package.json).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Accept the reports waiting for review (`snapshots/NAME.snap.new`, written by a test run
+    /// whose report was new or changed) of the specs under PATH (default: specs).
+    Accept {
+        /// Spec files or folders.
+        #[arg(default_value = "specs")]
+        paths: Vec<PathBuf>,
     },
     /// Node and edge counts and the per-class table of one heap snapshot.
     Summary {
@@ -116,6 +136,8 @@ enum CliError {
     Specs(Vec<SpecError>),
     #[error("{0}")]
     Env(#[from] leakgate::env::EnvError),
+    #[error("{0}")]
+    Init(#[from] leakgate::init::InitError),
 }
 
 fn parse_keep(value: &str) -> Result<KeepSnapshots, String> {
@@ -134,12 +156,14 @@ fn main() -> ExitCode {
             jobs,
             report_dir,
             junit,
+            accept,
         } => run(
             &paths,
             &Outputs {
                 json: json.as_deref(),
                 report_dir: report_dir.as_deref(),
                 junit: junit.as_deref(),
+                accept,
             },
             keep_snapshots,
             artifacts,
@@ -157,6 +181,8 @@ fn main() -> ExitCode {
             top,
             min_survivors,
         } => diff(&files, json.as_deref(), top, min_survivors),
+        Command::Accept { paths } => accept(&paths),
+        Command::Init { dir } => init(&dir),
     };
     match result {
         Ok(code) => code,
@@ -289,6 +315,79 @@ struct Outputs<'a> {
     report_dir: Option<&'a Path>,
     /// `--junit`.
     junit: Option<&'a Path>,
+    /// `--accept`.
+    accept: bool,
+}
+
+/// Loads every spec under `paths`; all errors together.
+fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>, CliError> {
+    let files = discover(paths)?;
+    let mut specs: Vec<Spec> = Vec::new();
+    let mut errors = Vec::new();
+    for file in &files {
+        match load_spec(file) {
+            Ok(spec) => specs.push(spec),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(CliError::Specs(errors))
+    }
+}
+
+/// `leakgate init`: a starter spec and what to check.
+fn init(dir: &Path) -> Result<ExitCode, CliError> {
+    let written = leakgate::init::init(dir)?;
+    eprintln!("leakgate: wrote {}", written.file.display());
+    eprintln!("check before trusting a verdict:");
+    for note in &written.notes {
+        eprintln!("  - {note}");
+    }
+    eprintln!("then run it: leakgate run {}", written.file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakgate accept`: pending reports become the stored ones.
+fn accept(paths: &[PathBuf]) -> Result<ExitCode, CliError> {
+    let specs = load_specs(paths)?;
+    let accepted = accept_pending(&specs).map_err(|source| CliError::Write {
+        path: paths.first().cloned().unwrap_or_default(),
+        source,
+    })?;
+    if accepted.is_empty() {
+        eprintln!("leakgate: no report waits for review (no snapshots/NAME.snap.new)");
+    }
+    for file in &accepted {
+        eprintln!("leakgate: accepted {}", file.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leakgate run --accept`: stores the stable report of each spec that met its `expect`.
+fn store_reports(pairs: &[(&Spec, &SpecRun)]) -> Result<(), CliError> {
+    for (spec, run) in pairs {
+        if !spec.report_snapshot {
+            continue;
+        }
+        if !run.passed() {
+            eprintln!(
+                "leakgate: not accepting the report of `{}`: the spec did not meet its expect",
+                spec.name
+            );
+            continue;
+        }
+        let stored = store(spec, &render_stable(spec, run)).map_err(|source| CliError::Write {
+            path: leakgate::stored_reports::snapshot_file(spec),
+            source,
+        })?;
+        match stored {
+            Some(file) => eprintln!("leakgate: stored {}", file.display()),
+            None => eprintln!("leakgate: the report of `{}` is unchanged", spec.name),
+        }
+    }
+    Ok(())
 }
 
 fn run(
@@ -302,18 +401,7 @@ fn run(
     leakgate::app::lifetime::exit_on_signals();
     leakgate::app::lifetime::remove_stale_temp_dirs();
     // Every spec is checked before anything runs.
-    let files = discover(paths)?;
-    let mut specs: Vec<Spec> = Vec::new();
-    let mut errors = Vec::new();
-    for file in &files {
-        match load_spec(file) {
-            Ok(spec) => specs.push(spec),
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(CliError::Specs(errors));
-    }
+    let specs = load_specs(paths)?;
     let keep = keep.or(settings.keep_snapshots).unwrap_or_default();
     let artifacts = artifacts
         .or(settings.artifacts)
@@ -346,6 +434,9 @@ fn run(
             })?;
         }
         write_file(out, &render_junit(&pairs))?;
+    }
+    if outputs.accept {
+        store_reports(&pairs)?;
     }
     if settings.github_actions {
         let cwd = std::env::current_dir().unwrap_or_default();

@@ -7,13 +7,12 @@
 //! trials run in parallel without colliding; a failing trial prints the spec's report.
 //!
 //! A run that meets its `expect` is then compared with its report snapshot (unless the spec
-//! says `report_snapshot: false`): the stable report ([`crate::report::stable`]) is
-//! snapshot-tested with insta, the snapshot named by the spec and kept in `snapshots/` beside
-//! the spec file. insta's rules apply: locally a mismatch or a missing snapshot writes a
-//! `.snap.new` for `cargo insta review`; with `CI=true` nothing is written and the trial fails;
-//! `INSTA_UPDATE=always` accepts every new report.
+//! says `report_snapshot: false`): the stable report ([`crate::report::stable`]) is compared
+//! with `snapshots/NAME.snap` beside the spec file ([`crate::stored_reports`], insta's file
+//! format). Locally a mismatch or a missing snapshot writes `NAME.snap.new` and the trial fails
+//! with one line saying what to run (`leakgate accept DIR`, or `INSTA_UPDATE=always`); with
+//! `CI=true` nothing is written. No panic, no backtrace.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -22,21 +21,12 @@ use crate::report::render_run;
 use crate::report::stable::render_stable;
 use crate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
 use crate::spec::{discover, load_spec, Spec};
-
-/// The folder of a spec's report snapshot: `snapshots/` beside the spec file.
-pub fn snapshot_dir(spec: &Spec) -> PathBuf {
-    let dir = spec.file.parent().unwrap_or(Path::new("."));
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(dir))
-            .unwrap_or_else(|_| dir.to_path_buf())
-    });
-    dir.join("snapshots")
-}
+pub use crate::stored_reports::snapshot_dir;
+use crate::stored_reports::{compare, Comparison, UpdateMode};
 
 /// Runs `spec` as one trial: its verdict must meet its `expect`, and then its stable report
 /// must match the snapshot (when `report_snapshot` is on).
-pub fn run_trial(spec: &Spec, options: &RunOptions) -> Result<(), Failed> {
+pub fn run_trial(spec: &Spec, options: &RunOptions, mode: UpdateMode) -> Result<(), Failed> {
     let run = run_spec(spec, options);
     if let Some(dir) = &options.artifacts_dir {
         write_reports(dir, spec, &run);
@@ -45,7 +35,7 @@ pub fn run_trial(spec: &Spec, options: &RunOptions) -> Result<(), Failed> {
         return Err(Failed::from(render_run(&run)));
     }
     if spec.report_snapshot {
-        check_report_snapshot(spec, &run)?;
+        check_report_snapshot(spec, &run, mode)?;
     }
     Ok(())
 }
@@ -64,99 +54,108 @@ fn write_reports(dir: &Path, spec: &Spec, run: &SpecRun) {
     }
 }
 
-/// Compares the stable report of `run` with its insta snapshot; a mismatch is a failure that
-/// shows the difference. Runs without a verdict have no report to compare.
-pub fn check_report_snapshot(spec: &Spec, run: &SpecRun) -> Result<(), Failed> {
+/// Compares the stable report of `run` with its stored snapshot (see
+/// [`crate::stored_reports`]); a new or changed report is a failure that says in one line
+/// what to run, then shows the report or the difference. Runs without a verdict have no report
+/// to compare. Never panics.
+pub fn check_report_snapshot(spec: &Spec, run: &SpecRun, mode: UpdateMode) -> Result<(), Failed> {
     if run.outcome.is_err() {
         return Ok(());
     }
     let text = render_stable(spec, run);
-    let dir = snapshot_dir(spec);
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(&dir);
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(spec.name.as_str(), text.as_str()));
-    }));
-    let Err(panic) = outcome else {
-        return Ok(());
-    };
-    let cause = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("snapshot assertion failed");
-    let file = dir.join(format!("{}.snap", spec.name.replace(['/', '\\'], "__")));
-    let mut message = String::new();
-    match std::fs::read_to_string(&file) {
-        Ok(stored) => {
-            message.push_str(&format!(
-                "the report does not match its snapshot {} ({cause})\n\
-                 --- snapshot\n+++ this run\n",
+    let comparison = compare(spec, &text, mode).map_err(|e| {
+        Failed::from(format!(
+            "cannot write the report snapshot in {}: {e}",
+            snapshot_dir(spec).display()
+        ))
+    })?;
+    let accept = accept_hint(spec);
+    match comparison {
+        Comparison::Matches => Ok(()),
+        Comparison::New {
+            file, stored: true, ..
+        } => {
+            eprintln!(
+                "leakgate: stored the first report of `{}` as {}: review it and commit it",
+                spec.name,
                 file.display()
-            ));
-            message.push_str(&line_diff(snapshot_body(&stored), &text));
+            );
+            Ok(())
         }
-        Err(_) => {
-            message.push_str(&format!(
-                "the report has no snapshot yet at {} ({cause}); this run's report:\n",
+        Comparison::Changed {
+            file, stored: true, ..
+        } => {
+            eprintln!(
+                "leakgate: the report of `{}` changed; stored it as {}",
+                spec.name,
                 file.display()
-            ));
-            message.push_str(&text);
+            );
+            Ok(())
         }
-    }
-    message.push_str(
-        "\nreview and accept with `cargo insta review`, or rerun with INSTA_UPDATE=always \
-         to accept every report; `report_snapshot: false` in the spec turns the check off\n",
-    );
-    Err(Failed::from(message))
-}
-
-/// The contents of an insta snapshot file: what follows its `---` header.
-fn snapshot_body(stored: &str) -> &str {
-    stored
-        .strip_prefix("---\n")
-        .and_then(|rest| rest.find("\n---\n").map(|i| &rest[i + 5..]))
-        .unwrap_or(stored)
-}
-
-/// A line diff of `old` and `new` (longest common subsequence): unchanged lines start with a
-/// space, removed ones with `-`, added ones with `+`.
-pub fn line_diff(old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.trim_end().lines().collect();
-    let b: Vec<&str> = new.trim_end().lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
+        Comparison::New { file, pending, .. } => Err(Failed::from(match pending {
+            Some(pending) => format!(
+                "`{}` has no report snapshot yet; this run's report is in {}: accept it with {accept}\n{text}",
+                spec.name,
+                pending.display()
+            ),
+            None => format!(
+                "`{}` has no report snapshot ({} is missing): run the test locally, accept its \
+                 report with {accept} and commit it\n{text}",
+                spec.name,
+                file.display()
+            ),
+        })),
+        Comparison::Changed {
+            file,
+            diff,
+            pending,
+            ..
+        } => {
+            let next = match pending {
+                Some(pending) => format!(
+                    "this run's report is in {}: accept it with {accept}",
+                    pending.display()
+                ),
+                None => format!("accept it locally with {accept}"),
             };
+            Err(Failed::from(format!(
+                "the report does not match its snapshot {}; {next}, or set \
+                 `report_snapshot: false` in the spec to turn the check off\n\
+                 --- snapshot\n+++ this run\n{diff}",
+                file.display()
+            )))
         }
     }
-    let (mut i, mut j) = (0, 0);
-    let mut out = String::new();
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push_str(&format!(" {}\n", a[i]));
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push_str(&format!("-{}\n", a[i]));
-            i += 1;
-        } else {
-            out.push_str(&format!("+{}\n", b[j]));
-            j += 1;
-        }
+}
+
+/// The command that accepts `spec`'s report: `leakgate accept` on the spec's folder, or
+/// rerunning this test binary's spec with `INSTA_UPDATE=always`.
+fn accept_hint(spec: &Spec) -> String {
+    let folder = spec
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| ".".to_string(), |p| p.display().to_string());
+    match test_target() {
+        Some(target) => format!(
+            "`leakgate accept {folder}` (or `INSTA_UPDATE=always cargo test --test {target} -- {}`)",
+            spec.name
+        ),
+        None => format!("`leakgate accept {folder}`"),
     }
-    out
+}
+
+/// The name of the running test target: the executable's stem without cargo's `-HASH`.
+fn test_target() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let stem = exe.file_stem()?.to_str()?;
+    let (name, hash) = stem.rsplit_once('-')?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.to_string())
 }
 
 /// Trials for every spec under `specs` (files or folders). A spec that does not parse becomes
 /// a failing trial with the error, so a broken spec is seen, not skipped.
-pub fn spec_trials(specs: &[PathBuf], options: &RunOptions) -> Vec<Trial> {
+pub fn spec_trials(specs: &[PathBuf], options: &RunOptions, mode: UpdateMode) -> Vec<Trial> {
     let files = match discover(specs) {
         Ok(files) => files,
         Err(e) => {
@@ -170,7 +169,7 @@ pub fn spec_trials(specs: &[PathBuf], options: &RunOptions) -> Vec<Trial> {
             Ok(spec) => {
                 let slow = spec.slow;
                 let options = options.clone();
-                Trial::test(spec.name.clone(), move || run_trial(&spec, &options))
+                Trial::test(spec.name.clone(), move || run_trial(&spec, &options, mode))
                     .with_ignored_flag(slow)
                     .with_kind("spec")
             }
@@ -210,7 +209,7 @@ pub fn main(default_specs: &Path) -> std::process::ExitCode {
     };
     crate::app::lifetime::exit_on_signals();
     crate::app::lifetime::remove_stale_temp_dirs();
-    let trials = spec_trials(&[specs], &options);
+    let trials = spec_trials(&[specs], &options, settings.update_mode);
     libtest_mimic::run(&args, trials).exit_code()
 }
 
@@ -219,15 +218,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn line_diff_marks_changes() {
-        assert_eq!(line_diff("a\nb\nc\n", "a\nx\nc\n"), " a\n-b\n+x\n c\n");
-        assert_eq!(line_diff("a\n", "a\nb\n"), " a\n+b\n");
-    }
-
-    #[test]
-    fn snapshot_body_skips_the_header() {
-        let stored = "---\nsource: x.rs\n---\nspec: hello\nverdict: clean\n";
-        assert_eq!(snapshot_body(stored), "spec: hello\nverdict: clean\n");
-        assert_eq!(snapshot_body("no header\n"), "no header\n");
+    fn the_test_target_is_named_without_cargo_hash() {
+        // This unit test binary is `leakgate-HASH`.
+        assert_eq!(test_target().as_deref(), Some("leakgate"));
     }
 }

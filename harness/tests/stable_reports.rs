@@ -1,7 +1,7 @@
 //! Report snapshots fail the spec's test when they do not match, the way CI runs them.
 //!
-//! This binary sets `CI=true` for itself (insta then writes no `.snap.new` and fails on a
-//! mismatch), so it is kept apart from the other tests.
+//! This binary sets `CI=true` for itself (then no `.snap.new` is written and a mismatch
+//! fails), so it is kept apart from the other tests.
 
 use std::path::{Path, PathBuf};
 
@@ -52,10 +52,11 @@ fn a_report_that_differs_from_its_snapshot_fails_under_ci() {
     let snap = dir.path().join("snapshots/hello.snap");
     let stored = std::fs::read_to_string(&snap).unwrap();
     let options = RunOptions::default();
+    let mode = leakgate::env::settings().unwrap().update_mode;
 
     // As a trial among trials, the way `cargo test` runs it: one failure. (JSON output, so
     // that the inner run's summary is not mistaken for this binary's own.)
-    let trials = spec_trials(&[dir.path().to_path_buf()], &options);
+    let trials = spec_trials(&[dir.path().to_path_buf()], &options, mode);
     assert_eq!(trials.len(), 1);
     let args = Arguments {
         test_threads: Some(1),
@@ -68,7 +69,7 @@ fn a_report_that_differs_from_its_snapshot_fails_under_ci() {
 
     // The failure says which snapshot and how the report differs.
     let spec = load_spec(&spec_file).unwrap();
-    let failed = run_trial(&spec, &options).expect_err("the snapshot is wrong");
+    let failed = run_trial(&spec, &options, mode).expect_err("the snapshot is wrong");
     let message = failed.message().unwrap_or_default();
     assert!(message.contains("does not match its snapshot"), "{message}");
     assert!(message.contains("hello.snap"), "{message}");
