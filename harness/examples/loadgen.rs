@@ -33,6 +33,8 @@ async fn main() -> ExitCode {
         concurrency: args.concurrency,
         requests: vec![RequestTemplate::new("GET", args.path)],
         cookies: false,
+        flow: false,
+        script: None,
         request_timeout: Duration::from_secs(10),
         max_failure_rate: leakgate::load::DEFAULT_MAX_FAILURE_RATE,
     };

@@ -122,6 +122,8 @@ fn config(concurrency: usize, requests: Vec<RequestTemplate>) -> LoadConfig {
         concurrency,
         requests,
         cookies: false,
+        flow: false,
+        script: None,
         request_timeout: Duration::from_secs(10),
         max_failure_rate: leakgate::load::DEFAULT_MAX_FAILURE_RATE,
     }

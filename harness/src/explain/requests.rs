@@ -30,8 +30,14 @@ pub struct RequestKindResult {
     pub error: Option<String>,
 }
 
-/// The distinct request kinds of a spec, in first-seen order, each with its templates.
+/// The distinct request kinds of a spec, in first-seen order, each with its templates; none
+/// for a flow or a load script.
 pub fn request_kinds(spec: &Spec) -> Vec<(String, Vec<RequestTemplate>)> {
+    // A flow's steps depend on each other (log in, then use the token), and a load script
+    // has no templates: neither splits into kinds that can run alone.
+    if spec.load.flow || spec.load.script.is_some() {
+        return Vec::new();
+    }
     let mut kinds: Vec<(String, Vec<RequestTemplate>)> = Vec::new();
     for template in &spec.load.requests {
         let label = template.label();

@@ -18,8 +18,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+use super::flow::{cookie_value, json_field, Rng, Values};
 use super::stats::{LoadStats, Outcome};
-use super::{RenderedRequest, RequestTemplate};
+use super::{CaptureSource, RenderedRequest, RequestTemplate};
+
+/// How much of an answer's body is kept to capture JSON fields from.
+const MAX_CAPTURED_BODY: usize = 1 << 20;
 
 /// Sent as `User-Agent` unless a template sets its own.
 const USER_AGENT: &str = concat!("leakgate/", env!("CARGO_PKG_VERSION"));
@@ -144,6 +148,7 @@ pub(super) struct RunShared {
     pub(super) host: HeaderValue,
     pub(super) templates: Arc<[RequestTemplate]>,
     pub(super) cookies: bool,
+    pub(super) flow: bool,
     pub(super) timeout: Duration,
     /// The next global index to take.
     pub(super) next: AtomicU64,
@@ -184,6 +189,11 @@ impl RunShared {
 pub(super) struct Slot {
     pub(super) conn: Option<Conn>,
     jar: BTreeMap<String, String>,
+    /// The next step of a flow.
+    step: usize,
+    /// Values captured from this user's answers, by name.
+    captured: BTreeMap<String, String>,
+    rng: Rng,
 }
 
 impl Slot {
@@ -213,7 +223,11 @@ impl Slot {
 
     /// Sends request `index` with template `template` and reads the whole answer.
     async fn request(&mut self, shared: &RunShared, template: usize, index: u64) -> Outcome {
-        let rendered = shared.templates[template].render(index);
+        let rendered = shared.templates[template].render_with(&mut Values {
+            index,
+            captured: &self.captured,
+            rng: &mut self.rng,
+        });
         let cookies = (shared.cookies && !self.jar.is_empty()).then(|| {
             let pairs: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             pairs.join("; ")
@@ -222,7 +236,7 @@ impl Slot {
         let mut resent = false;
         loop {
             match self.sender(shared).await?.try_send_request(request).await {
-                Ok(response) => return self.read_response(shared, response).await,
+                Ok(response) => return self.read_response(shared, template, response).await,
                 Err(mut error) => {
                     self.conn = None;
                     match error.take_message() {
@@ -241,6 +255,7 @@ impl Slot {
     async fn read_response(
         &mut self,
         shared: &RunShared,
+        template: usize,
         response: Response<hyper::body::Incoming>,
     ) -> Outcome {
         let status = response.status().as_u16();
@@ -251,11 +266,67 @@ impl Slot {
                 }
             }
         }
+        let template = &shared.templates[template];
+        let capturing = !template.capture.is_empty() && template.expects(status);
+        let keep_body = capturing && template.capture.iter().any(|c| c.source.needs_body());
+        let mut captures = Vec::new();
+        if capturing {
+            for capture in &template.capture {
+                let value = match &capture.source {
+                    CaptureSource::Json(_) => None,
+                    CaptureSource::Header(name) => response
+                        .headers()
+                        .get(name.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                    CaptureSource::Cookie(name) => response
+                        .headers()
+                        .get_all(header::SET_COOKIE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .find_map(|v| cookie_value(v, name))
+                        .map(str::to_owned),
+                };
+                captures.push(value);
+            }
+        }
         let mut body = response.into_body();
+        let mut kept = Vec::new();
         while let Some(frame) = body.frame().await {
-            if let Err(error) = frame {
-                self.conn = None;
-                return Err(format!("response body: {}", describe(&error)));
+            match frame {
+                Err(error) => {
+                    self.conn = None;
+                    return Err(format!("response body: {}", describe(&error)));
+                }
+                Ok(frame) => {
+                    if let Some(data) = frame.data_ref().filter(|_| keep_body) {
+                        if kept.len() + data.len() <= MAX_CAPTURED_BODY {
+                            kept.extend_from_slice(data);
+                        }
+                    }
+                }
+            }
+        }
+        for (capture, value) in template.capture.iter().zip(captures).filter(|_| capturing) {
+            let value = match (&capture.source, value) {
+                (CaptureSource::Json(path), _) => json_field(&kept, path),
+                (_, value) => value,
+            };
+            match value {
+                Some(value) => {
+                    self.captured.insert(capture.name.clone(), value);
+                }
+                None => {
+                    return Err(format!(
+                        "capture `{}`: the answer ({status}) has no {}",
+                        capture.name,
+                        match &capture.source {
+                            CaptureSource::Json(path) => format!("JSON field `{}`", path.join(".")),
+                            CaptureSource::Header(name) => format!("header `{name}`"),
+                            CaptureSource::Cookie(name) => format!("cookie `{name}`"),
+                        }
+                    ))
+                }
             }
         }
         Ok(status)
@@ -271,7 +342,11 @@ pub(super) async fn worker(shared: Arc<RunShared>, mut slot: Slot) -> (Slot, Loa
         if index >= shared.end {
             break;
         }
-        let template = (index % len) as usize;
+        let template = if shared.flow {
+            slot.step % len as usize
+        } else {
+            (index % len) as usize
+        };
         let stopped = shared.stop.notified();
         if shared.gave_up.load(Ordering::Relaxed) {
             break;
@@ -294,6 +369,13 @@ pub(super) async fn worker(shared: Arc<RunShared>, mut slot: Slot) -> (Slot, Loa
         };
         let expects = &shared.templates[template];
         let failed = stats.record(template, outcome, |status| expects.expects(status));
+        if shared.flow {
+            // A failed step starts the flow again, as a client that lost its session would.
+            slot.step = if failed { 0 } else { template + 1 };
+            if slot.step == 0 {
+                slot.captured.clear();
+            }
+        }
         if failed && shared.failures.fetch_add(1, Ordering::Relaxed) >= shared.max_failures {
             shared.gave_up.store(true, Ordering::Relaxed);
             shared.stop.notify_waiters();

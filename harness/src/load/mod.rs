@@ -27,6 +27,7 @@
 //! request that may have reached the app is never repeated, as that would break the counts.
 
 mod conn;
+mod flow;
 mod stats;
 mod status;
 
@@ -42,6 +43,8 @@ use hyper::{Method, Uri};
 use tokio::task::JoinSet;
 
 use conn::{worker, RunShared, Slot};
+use flow::Values;
+pub use flow::{Capture, CaptureSource, BUILTIN_PLACEHOLDERS};
 pub use stats::{LoadStats, TemplateStats};
 pub use status::StatusPattern;
 
@@ -60,6 +63,8 @@ pub struct RequestTemplate {
     /// The statuses that count as a successful answer (`status:` in a spec); any 2xx when
     /// left empty.
     pub status: Vec<StatusPattern>,
+    /// Values taken from the answer for later requests of the same virtual user (flows only).
+    pub capture: Vec<Capture>,
 }
 
 /// A request body template.
@@ -85,6 +90,7 @@ impl RequestTemplate {
             headers: Vec::new(),
             body: None,
             status: Vec::new(),
+            capture: Vec::new(),
         }
     }
 
@@ -107,6 +113,14 @@ pub struct LoadConfig {
     pub requests: Vec<RequestTemplate>,
     /// `true`: each connection keeps a cookie jar; `false`: every request is a new visitor.
     pub cookies: bool,
+    /// `false`: request `i` uses template `i % len`, whichever connection sends it. `true`:
+    /// the templates are a flow, run in order by each virtual user (connection) with its own
+    /// cookie jar and captured values; a failed step sends the user back to the first one.
+    pub flow: bool,
+    /// A load script (`load.script`) run by a node driver instead of request templates:
+    /// its default export is called once per iteration with `{ url, i }`, and each iteration
+    /// counts as one request.
+    pub script: Option<std::path::PathBuf>,
     /// How long one request may take before it counts as failed.
     pub request_timeout: Duration,
     /// The largest share of failed requests (an unexpected status, no answer) a phase of the
@@ -117,10 +131,7 @@ pub struct LoadConfig {
 /// The default [`LoadConfig::max_failure_rate`]: 1% of requests.
 pub const DEFAULT_MAX_FAILURE_RATE: f64 = 0.01;
 
-/// The placeholder replaced by a request's global index.
-const INDEX_PLACEHOLDER: &str = "{i}";
-
-/// One request, ready to send: a [`RequestTemplate`] with `{i}` replaced.
+/// One request, ready to send: a [`RequestTemplate`] with its placeholders filled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedRequest {
     /// The request method.
@@ -136,20 +147,14 @@ pub struct RenderedRequest {
     pub content_type: Option<&'static str>,
 }
 
-fn substitute(text: &str, index: &str) -> String {
-    text.replace(INDEX_PLACEHOLDER, index)
-}
-
-fn substitute_json(value: &serde_json::Value, index: &str) -> serde_json::Value {
+fn fill_json(value: &serde_json::Value, values: &mut Values<'_>) -> serde_json::Value {
     use serde_json::Value;
     match value {
-        Value::String(s) => Value::String(substitute(s, index)),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| substitute_json(v, index)).collect())
-        }
+        Value::String(s) => Value::String(values.fill(s)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill_json(v, values)).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (substitute(k, index), substitute_json(v, index)))
+                .map(|(k, v)| (values.fill(k), fill_json(v, values)))
                 .collect(),
         ),
         other => other.clone(),
@@ -157,13 +162,24 @@ fn substitute_json(value: &serde_json::Value, index: &str) -> serde_json::Value 
 }
 
 impl RequestTemplate {
-    /// Renders request number `index`: `{i}` is replaced in the path, in header values and in
-    /// every string (keys included) of a JSON body, or anywhere in a text body.
+    /// Renders request number `index`: `{i}` (the index), `{uuid}` and `{random}` are
+    /// replaced in the path, in header values and in every string (keys included) of a JSON
+    /// body, or anywhere in a text body. Captured names render as written: see
+    /// [`LoadConfig::flow`].
     ///
     /// A method that is not a valid HTTP token renders as `GET`; [`LoadGenerator::new`]
     /// rejects such templates before any request is sent.
     pub fn render(&self, index: u64) -> RenderedRequest {
-        let idx = index.to_string();
+        let mut rng = flow::Rng::default();
+        let captured = std::collections::BTreeMap::new();
+        self.render_with(&mut Values {
+            index,
+            captured: &captured,
+            rng: &mut rng,
+        })
+    }
+
+    fn render_with(&self, values: &mut Values<'_>) -> RenderedRequest {
         let has_content_type = self
             .headers
             .iter()
@@ -171,26 +187,44 @@ impl RequestTemplate {
         let (body, content_type) = match &self.body {
             None => (Bytes::new(), None),
             Some(BodyTemplate::Json(value)) => {
-                let rendered = substitute_json(value, &idx);
+                let rendered = fill_json(value, values);
                 // Serializing a `Value` cannot fail: its keys are always strings.
                 let bytes = serde_json::to_vec(&rendered).unwrap_or_default();
                 (Bytes::from(bytes), Some("application/json"))
             }
-            Some(BodyTemplate::Text(text)) => {
-                (Bytes::from(substitute(text, &idx)), Some("text/plain"))
-            }
+            Some(BodyTemplate::Text(text)) => (Bytes::from(values.fill(text)), Some("text/plain")),
         };
         RenderedRequest {
             method: Method::from_bytes(self.method.as_bytes()).unwrap_or(Method::GET),
-            path: substitute(&self.path, &idx),
+            path: values.fill(&self.path),
             headers: self
                 .headers
                 .iter()
-                .map(|(name, value)| (name.clone(), substitute(value, &idx)))
+                .map(|(name, value)| (name.clone(), values.fill(value)))
                 .collect(),
             body,
             content_type: if has_content_type { None } else { content_type },
         }
+    }
+
+    /// Every placeholder name the template uses (path, header values, body), in order.
+    pub fn placeholders(&self) -> Vec<String> {
+        let mut texts: Vec<String> = vec![self.path.clone()];
+        texts.extend(self.headers.iter().map(|(_, v)| v.clone()));
+        match &self.body {
+            Some(BodyTemplate::Text(text)) => texts.push(text.clone()),
+            Some(BodyTemplate::Json(value)) => texts.push(value.to_string()),
+            None => {}
+        }
+        let mut names: Vec<String> = Vec::new();
+        for text in &texts {
+            for name in flow::placeholders(text) {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names
     }
 }
 
@@ -365,6 +399,7 @@ impl LoadGenerator {
             host: self.host.clone(),
             templates: self.templates.clone(),
             cookies: self.config.cookies,
+            flow: self.config.flow,
             timeout: self.config.request_timeout,
             next: AtomicU64::new(start),
             end,

@@ -19,7 +19,8 @@ use super::{
     DEFAULT_WARMUP, MAX_CONCURRENCY, METHODS, MIN_CHECKPOINTS,
 };
 use crate::load::{
-    BodyTemplate, LoadConfig, RequestTemplate, StatusPattern, DEFAULT_MAX_FAILURE_RATE,
+    BodyTemplate, Capture, CaptureSource, LoadConfig, RequestTemplate, StatusPattern,
+    BUILTIN_PLACEHOLDERS, DEFAULT_MAX_FAILURE_RATE,
 };
 
 #[derive(Deserialize)]
@@ -60,7 +61,9 @@ struct RawReady {
 struct RawLoad {
     warmup: Option<u64>,
     concurrency: Option<Spanned<u64>>,
-    requests: Vec<Spanned<RawRequest>>,
+    requests: Option<Vec<Spanned<RawRequest>>>,
+    flow: Option<Vec<Spanned<RawRequest>>>,
+    script: Option<Spanned<String>>,
     cookies: Option<bool>,
     timeout: Option<Spanned<String>>,
     max_failure_rate: Option<Spanned<f64>>,
@@ -90,6 +93,7 @@ struct RawRequestMap {
     json: Option<serde_json::Value>,
     body: Option<String>,
     status: Option<Spanned<serde_json::Value>>,
+    capture: Option<BTreeMap<String, Spanned<String>>>,
 }
 
 impl<'de> Deserialize<'de> for RawRequest {
@@ -334,10 +338,6 @@ impl Cx<'_> {
                 }
             },
         };
-        if raw.requests.is_empty() {
-            let message = "`load.requests` must list at least one request, e.g. \"GET /\"";
-            return self.fail(self.key_or_top("load.requests"), message);
-        }
         let max_failure_rate = match raw.max_failure_rate {
             None => DEFAULT_MAX_FAILURE_RATE,
             Some(r) if (0.0..=1.0).contains(&r.value) => r.value,
@@ -349,20 +349,116 @@ impl Cx<'_> {
                 return self.fail(r.referenced, message);
             }
         };
-        let requests = raw.requests.into_iter().enumerate();
+        let given: Vec<&str> = [
+            raw.requests.as_ref().map(|_| "requests"),
+            raw.flow.as_ref().map(|_| "flow"),
+            raw.script.as_ref().map(|_| "script"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.len() != 1 {
+            let message = if given.is_empty() {
+                "`load` needs one of `requests` (request templates, cycled), `flow` (a sequence \
+                 of requests per virtual user) or `script` (a module run once per iteration)"
+                    .to_owned()
+            } else {
+                format!(
+                    "`load` has {}; keep one: `requests`, `flow` and `script` are exclusive",
+                    given
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )
+            };
+            let at = match given.last() {
+                Some(last) => self.key_or_top(&format!("load.{last}")),
+                None => self.key_or_top("load"),
+            };
+            return self.fail(at, message);
+        }
+        let (list, kind) = match (raw.requests, raw.flow) {
+            (Some(list), _) => (list, "requests"),
+            (None, Some(list)) => (list, "flow"),
+            (None, None) => (Vec::new(), "script"),
+        };
+        if kind != "script" && list.is_empty() {
+            let message = format!("`load.{kind}` must list at least one request, e.g. \"GET /\"");
+            return self.fail(self.key_or_top(&format!("load.{kind}")), message);
+        }
+        let script = match raw.script {
+            None => None,
+            Some(script) => {
+                let base = absolute(self.file.parent().unwrap_or(Path::new("")));
+                let path = normalize(&base.join(&script.value));
+                if !path.is_file() {
+                    let problem = ["does not exist", "is not a file"][usize::from(path.exists())];
+                    let message = format!(
+                        "load.script `{}` {problem} (resolved to {})",
+                        script.value,
+                        path.display()
+                    );
+                    return self.fail(script.referenced, message);
+                }
+                Some(path)
+            }
+        };
+        let flow = kind == "flow";
+        let requests: Vec<RequestTemplate> = list
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| self.request(kind, i, r))
+            .collect::<Result<_, _>>()?;
+        if flow {
+            self.check_flow_placeholders(&requests)?;
+        }
         Ok(LoadConfig {
             concurrency,
-            requests: requests
-                .map(|(i, r)| self.request(i, r))
-                .collect::<Result<_, _>>()?,
-            cookies: raw.cookies.unwrap_or(false),
+            requests,
+            cookies: raw.cookies.unwrap_or(flow),
+            flow,
+            script,
             request_timeout: self.duration(raw.timeout, "load.timeout", DEFAULT_REQUEST_TIMEOUT)?,
             max_failure_rate,
         })
     }
 
-    fn request(&self, i: usize, raw: Spanned<RawRequest>) -> Result<RequestTemplate, SpecError> {
-        let (at, here) = (raw.referenced, format!("load.requests[{i}]"));
+    /// Every `{name}` of a flow step is built in or captured by an earlier step.
+    fn check_flow_placeholders(&self, steps: &[RequestTemplate]) -> Result<(), SpecError> {
+        let mut captured: Vec<&str> = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            for name in step.placeholders() {
+                if BUILTIN_PLACEHOLDERS.contains(&name.as_str())
+                    || captured.contains(&name.as_str())
+                {
+                    continue;
+                }
+                let earlier = if captured.is_empty() {
+                    "none".to_owned()
+                } else {
+                    captured.join(", ")
+                };
+                let message = format!(
+                    "`load.flow[{i}]` uses `{{{name}}}`, which no earlier step captures; \
+                     valid placeholders here: {}, and captured before this step: {earlier}",
+                    BUILTIN_PLACEHOLDERS.join(", ")
+                );
+                let at = self.key_or_top(&format!("load.flow[{i}]"));
+                return self.fail(at, message);
+            }
+            captured.extend(step.capture.iter().map(|c| c.name.as_str()));
+        }
+        Ok(())
+    }
+
+    fn request(
+        &self,
+        kind: &str,
+        i: usize,
+        raw: Spanned<RawRequest>,
+    ) -> Result<RequestTemplate, SpecError> {
+        let (at, here) = (raw.referenced, format!("load.{kind}[{i}]"));
         let map = match raw.value {
             RawRequest::Map(map) => *map,
             RawRequest::Line(line) => {
@@ -417,7 +513,55 @@ impl Cx<'_> {
                 None => Vec::new(),
                 Some(status) => self.status(status, &format!("{here}.status"))?,
             },
+            capture: match map.capture {
+                None => Vec::new(),
+                Some(_) if kind != "flow" => {
+                    let message = format!(
+                        "`{here}.capture` needs a flow: captured values belong to one virtual \
+                         user, so list the requests under `load.flow` instead of `load.{kind}`"
+                    );
+                    let at = self.index.key(&format!("{here}.capture")).unwrap_or(at);
+                    return self.fail(at, message);
+                }
+                Some(capture) => self.captures(capture, &here)?,
+            },
         })
+    }
+
+    /// `capture: {token: json.token, sid: cookie.sid, rid: header.x-request-id}`.
+    fn captures(
+        &self,
+        raw: BTreeMap<String, Spanned<String>>,
+        here: &str,
+    ) -> Result<Vec<Capture>, SpecError> {
+        let mut out = Vec::new();
+        for (name, source) in raw {
+            let key = self.index.key(&format!("{here}.capture.{name}"));
+            let valid_name = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !BUILTIN_PLACEHOLDERS.contains(&name.as_str());
+            if !valid_name {
+                let message = format!(
+                    "capture name `{name}` must be letters, digits or `_`, and not one of the \
+                     built-in placeholders ({})",
+                    BUILTIN_PLACEHOLDERS.join(", ")
+                );
+                return self.fail(key.unwrap_or(source.referenced), message);
+            }
+            let Some(parsed) = CaptureSource::parse(&source.value) else {
+                let message = format!(
+                    "`{here}.capture.{name}` must be json.FIELD (a dotted path, e.g. \
+                     json.user.id), header.NAME or cookie.NAME (found `{}`)",
+                    source.value
+                );
+                return self.fail(source.referenced, message);
+            };
+            out.push(Capture {
+                name,
+                source: parsed,
+            });
+        }
+        Ok(out)
     }
 
     /// `status: 404`, `status: 4xx` or `status: [200, 404]`.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::load::{BodyTemplate, RequestTemplate, StatusPattern};
+use crate::load::{BodyTemplate, CaptureSource, RequestTemplate, StatusPattern};
 
 /// A folder with `specs/` and `app/server.js`, the usual layout.
 struct Fixture {
@@ -78,6 +78,36 @@ fn a_command_runs_in_the_spec_folder_and_installs_at_the_nearest_package_json() 
 }
 
 #[test]
+fn a_flow_captures_values_and_keeps_cookies_per_user() {
+    let fx = Fixture::new();
+    let source = "app: {script: ../app/server.js}\nload:\n  flow:\n    - {method: POST, path: /login, capture: {token: json.auth.token, sid: cookie.sid}}\n    - {path: \"/cart/{uuid}\", headers: {authorization: \"Bearer {token}\", x-sid: \"{sid}\"}}\n";
+    let spec = fx.parse(source).unwrap();
+    assert!(spec.load.flow && spec.load.cookies);
+    let capture = &spec.load.requests[0].capture;
+    assert_eq!(capture.len(), 2);
+    assert_eq!(capture[0].name, "sid");
+    assert_eq!(capture[0].source, CaptureSource::Cookie("sid".into()));
+    assert_eq!(
+        capture[1].source,
+        CaptureSource::Json(vec!["auth".into(), "token".into()])
+    );
+    assert_eq!(
+        spec.load.requests[1].placeholders(),
+        ["uuid", "token", "sid"]
+    );
+    std::fs::write(
+        fx.root().join("specs/load.mjs"),
+        "export default async () => {}",
+    )
+    .unwrap();
+    let spec = fx
+        .parse("app: {script: ../app/server.js}\nload: {script: ./load.mjs}\n")
+        .unwrap();
+    assert_eq!(spec.load.script, Some(fx.root().join("specs/load.mjs")));
+    assert!(spec.load.requests.is_empty() && !spec.load.flow);
+}
+
+#[test]
 fn full_spec_with_every_key() {
     let fx = Fixture::new();
     let source = r#"name: session-store
@@ -146,6 +176,7 @@ report_snapshot: false
                 headers: vec![],
                 body: None,
                 status: vec![],
+                capture: vec![],
             },
             RequestTemplate {
                 method: "POST".into(),
@@ -155,6 +186,7 @@ report_snapshot: false
                     serde_json::json!({"order": "{i}", "qty": 2})
                 )),
                 status: vec![StatusPattern::Code(201), StatusPattern::Class(4)],
+                capture: vec![],
             },
             RequestTemplate {
                 method: "PUT".into(),
@@ -162,6 +194,7 @@ report_snapshot: false
                 headers: vec![],
                 body: Some(BodyTemplate::Text("note {i}".into())),
                 status: vec![StatusPattern::Code(204)],
+                capture: vec![],
             },
         ]
     );
@@ -307,7 +340,7 @@ fn errors_point_at_the_offending_key_or_value() {
         ),
         (
             "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, jsn: 1}\n".into(),
-            "4:18: unknown key `jsn` in `load.requests[0]`; valid keys: method, path, headers, json, body, status".into(),
+            "4:18: unknown key `jsn` in `load.requests[0]`; valid keys: method, path, headers, json, body, status, capture".into(),
         ),
         (
             "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, status: 4x}\n".into(),
@@ -316,6 +349,34 @@ fn errors_point_at_the_offending_key_or_value() {
         (
             "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, status: [200, 700]}\n".into(),
             "4:26: `load.requests[0].status` must be a status code from 100 to 599, a class (1xx, 2xx, 3xx, 4xx, 5xx) or a list of them (found `[200,700]`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  flow:\n    - {path: /login, capture: {token: json.token}}\n    - {path: \"/use/{tokn}\"}\n".into(),
+            "5:7: `load.flow[1]` uses `{tokn}`, which no earlier step captures; valid placeholders here: i, uuid, random, and captured before this step: token".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /login, capture: {token: json.token}}\n".into(),
+            "4:22: `load.requests[0].capture` needs a flow: captured values belong to one virtual user, so list the requests under `load.flow` instead of `load.requests`".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  flow:\n    - {path: /login, capture: {token: body.token}}\n".into(),
+            "4:39: `load.flow[0].capture.token` must be json.FIELD (a dotted path, e.g. json.user.id), header.NAME or cookie.NAME (found `body.token`)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  flow:\n    - {path: /login, capture: {uuid: json.token}}\n".into(),
+            "4:32: capture name `uuid` must be letters, digits or `_`, and not one of the built-in placeholders (i, uuid, random)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  requests: [/]\n  flow: [/]\n".into(),
+            "4:3: `load` has `requests` and `flow`; keep one: `requests`, `flow` and `script` are exclusive".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  cookies: true\n".into(),
+            "2:1: `load` needs one of `requests` (request templates, cycled), `flow` (a sequence of requests per virtual user) or `script` (a module run once per iteration)".into(),
+        ),
+        (
+            "app: {script: ../app/server.js}\nload:\n  script: ./nope.mjs\n".into(),
+            format!("3:11: load.script `./nope.mjs` does not exist (resolved to {})", fx.root().join("specs/nope.mjs").display()),
         ),
         (
             "app: {script: ../app/server.js}\nload:\n  requests: [/]\n  max_failure_rate: 5\n".into(),
