@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use leakgate::app::{self, AppConfig, AppError, AppProcess, PrepareOutcome};
-use leakgate::inspector::{Inspector, InspectorError};
+use leakgate::inspector::{Inspector, InspectorError, SnapshotTransport};
 
 fn apps_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
@@ -45,6 +45,51 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
         assert!(began.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Takes one snapshot of hello.js, after running `prepare` in the app, and returns how it
+/// came, its file's mode and the graph read from it.
+fn snapshot_of_hello(prepare: &str) -> (SnapshotTransport, u32, leakgate::snapshot::HeapGraph) {
+    use std::os::unix::fs::PermissionsExt;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let app = AppProcess::start(&config("hello.js"))
+            .await
+            .expect("hello starts");
+        let mut inspector = Inspector::connect(app.inspector_url()).await.unwrap();
+        inspector.evaluate(prepare).await.unwrap();
+        let out = dir.path().join("hello.heapsnapshot");
+        let (written, transport) = inspector.take_heap_snapshot_by(&out).await.unwrap();
+        let meta = std::fs::metadata(&out).unwrap();
+        assert_eq!(written, meta.len());
+        let graph = leakgate::snapshot::read_file(&out).unwrap();
+        // The second snapshot goes the same way.
+        let again = dir.path().join("again.heapsnapshot");
+        let (_, second) = inspector.take_heap_snapshot_by(&again).await.unwrap();
+        assert_eq!(second, transport);
+        inspector.close().await.unwrap();
+        let _ = app.shutdown().await;
+        (transport, meta.permissions().mode() & 0o777, graph)
+    })
+}
+
+#[test]
+fn snapshots_are_written_in_the_app_when_node_can_and_streamed_otherwise() {
+    // Node >= 20.16 has process.getBuiltinModule: V8 writes the file in the app.
+    let (transport, mode, in_process) = snapshot_of_hello("1");
+    assert_eq!(transport, SnapshotTransport::InProcess);
+    assert_eq!(mode, 0o600, "in-process snapshot mode {mode:o}");
+    // Without it (older Node), the snapshot is streamed over the WebSocket.
+    let (transport, mode, streamed) = snapshot_of_hello("process.getBuiltinModule = undefined");
+    assert_eq!(transport, SnapshotTransport::WebSocket);
+    assert_eq!(mode, 0o600, "streamed snapshot mode {mode:o}");
+    // Both are whole snapshots of the same app.
+    for graph in [&in_process, &streamed] {
+        assert!(graph.node_count() > 10_000, "{} nodes", graph.node_count());
+        assert!(graph.max_heap_id() > 0);
+    }
+    let ratio = in_process.node_count() as f64 / streamed.node_count() as f64;
+    assert!((0.8..1.25).contains(&ratio), "{ratio}");
 }
 
 #[test]
