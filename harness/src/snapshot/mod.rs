@@ -5,6 +5,7 @@
 //! several times faster than `JSON.parse` and needs less memory than the file's size. Bad input
 //! is an error with the byte offset and what was expected there, never a panic.
 
+mod chunks;
 mod graph;
 mod layout;
 mod reader;
@@ -115,13 +116,13 @@ pub fn read_file(path: &Path) -> Result<HeapGraph, SnapshotError> {
     } else {
         Box::new(buffered)
     };
-    reader::read_graph(scan::Prefetch::spawn(input))
+    reader::read_graph(chunks::Prefetch::spawn(input))
 }
 
 /// Reads a snapshot held in memory (tests, fuzzing). `piece` is the size of the chunks the
 /// scanner sees, so that small values exercise chunk boundaries.
 pub fn read_bytes(bytes: &[u8], piece: usize) -> Result<HeapGraph, SnapshotError> {
-    reader::read_graph(scan::SliceSource::new(bytes, piece))
+    reader::read_graph(chunks::SliceSource::new(bytes, piece))
 }
 
 #[cfg(test)]

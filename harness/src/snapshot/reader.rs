@@ -5,9 +5,10 @@
 //! itself. `strings` comes last in the file, so names stay integers until the end, and are
 //! checked against the string table once it is read.
 
+use super::chunks::ChunkSource;
 use super::graph::{HeapGraph, SourceLocation};
 use super::layout::{layout_from, EdgeField, Header, Layout, NodeField};
-use super::scan::{ChunkSource, Scanner};
+use super::scan::Scanner;
 use super::trace::{check_trace_tree, read_trace_tree, trace_functions_from, TraceNodeLayout};
 use super::SnapshotError;
 

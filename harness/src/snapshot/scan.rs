@@ -4,129 +4,17 @@
 //! one array of strings. A generic JSON parser would build a tree many times the file's size;
 //! this scanner instead walks the bytes once, hands each integer to a caller-supplied sink, and
 //! copies strings straight into an arena. The file is read in chunks (on a second thread for
-//! files, see [`Prefetch`]), so memory holds a few megabytes of input at a time, never the file.
+//! files, see [`super::chunks::Prefetch`]), so memory holds a few megabytes of input at a time, never the file.
+//! Each chunk comes with the numbers the reading thread could parse ahead in it
+//! ([`super::chunks`]), which the number loop takes whole when it reaches them.
 
-use std::io::{self, Read};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::thread::JoinHandle;
-
+use super::chunks::{Chunk, ChunkSource};
 use super::SnapshotError;
-
-/// Size of one chunk of input handed to the scanner.
-const CHUNK: usize = 1 << 20;
-
-/// Where the scanner's bytes come from.
-pub(crate) trait ChunkSource {
-    /// Fills `buf` (cleared by the caller) with the next chunk; an empty `buf` means the end.
-    fn fill(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
-}
-
-/// A source over bytes already in memory (tests, fuzzing).
-pub(crate) struct SliceSource<'a> {
-    rest: &'a [u8],
-    piece: usize,
-}
-
-impl<'a> SliceSource<'a> {
-    /// Serves `bytes` in pieces of `piece` bytes, so chunk boundaries get exercised.
-    pub(crate) fn new(bytes: &'a [u8], piece: usize) -> Self {
-        SliceSource {
-            rest: bytes,
-            piece: piece.max(1),
-        }
-    }
-}
-
-impl ChunkSource for SliceSource<'_> {
-    fn fill(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
-        let n = self.piece.min(self.rest.len());
-        buf.extend_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        Ok(())
-    }
-}
-
-/// Reads a `Read` on its own thread, a few chunks ahead of the scanner, so that reading (and
-/// gzip inflation) overlaps with parsing on a second core.
-pub(crate) struct Prefetch {
-    full: Receiver<io::Result<Vec<u8>>>,
-    empty: SyncSender<Vec<u8>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Prefetch {
-    /// Starts the reading thread.
-    pub(crate) fn spawn(mut input: Box<dyn Read + Send>) -> Prefetch {
-        let (full_tx, full) = sync_channel::<io::Result<Vec<u8>>>(4);
-        let (empty, empty_rx) = sync_channel::<Vec<u8>>(8);
-        let thread = std::thread::spawn(move || loop {
-            let mut buf = empty_rx.try_recv().unwrap_or_default();
-            buf.clear();
-            buf.reserve(CHUNK);
-            let result = read_chunk(&mut input, &mut buf);
-            let done = !matches!(&result, Ok(()) if !buf.is_empty());
-            if full_tx.send(result.map(|()| buf)).is_err() || done {
-                return;
-            }
-        });
-        Prefetch {
-            full,
-            empty,
-            thread: Some(thread),
-        }
-    }
-}
-
-/// Reads up to one chunk, retrying short reads so chunks stay large.
-fn read_chunk(input: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<()> {
-    let start = buf.len();
-    buf.resize(start + CHUNK, 0);
-    let mut filled = start;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                buf.truncate(filled);
-                return Err(e);
-            }
-        }
-    }
-    buf.truncate(filled);
-    Ok(())
-}
-
-impl ChunkSource for Prefetch {
-    fn fill(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
-        match self.full.recv() {
-            Ok(Ok(chunk)) => {
-                let old = std::mem::replace(buf, chunk);
-                let _ = self.empty.try_send(old);
-                Ok(())
-            }
-            Ok(Err(e)) => Err(e),
-            // The thread ended after sending the last (empty) chunk.
-            Err(_) => Ok(()),
-        }
-    }
-}
-
-impl Drop for Prefetch {
-    fn drop(&mut self) {
-        // Unblock the thread (it may be waiting to send), then wait for it.
-        let (_, dead) = sync_channel(1);
-        self.full = dead;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// The scanner: a current chunk, a position in it, and the file offset of the chunk's start.
 pub(crate) struct Scanner<S: ChunkSource> {
     source: S,
-    buf: Vec<u8>,
+    chunk: Chunk,
     pos: usize,
     base: u64,
     at_end: bool,
@@ -140,7 +28,7 @@ impl<S: ChunkSource> Scanner<S> {
     pub(crate) fn new(source: S) -> Self {
         Scanner {
             source,
-            buf: Vec::with_capacity(CHUNK),
+            chunk: Chunk::default(),
             pos: 0,
             base: 0,
             at_end: false,
@@ -157,16 +45,16 @@ impl<S: ChunkSource> Scanner<S> {
         if self.at_end {
             return Ok(false);
         }
-        self.base += self.buf.len() as u64;
-        self.buf.clear();
+        self.base += self.chunk.bytes.len() as u64;
+        self.chunk.clear();
         self.pos = 0;
         self.source
-            .fill(&mut self.buf)
+            .fill(&mut self.chunk)
             .map_err(|source| SnapshotError::Read {
                 offset: self.base,
                 source,
             })?;
-        if self.buf.is_empty() {
+        if self.chunk.bytes.is_empty() {
             self.at_end = true;
             return Ok(false);
         }
@@ -175,10 +63,10 @@ impl<S: ChunkSource> Scanner<S> {
 
     /// The next byte, without consuming it.
     pub(crate) fn peek(&mut self) -> Result<Peeked, SnapshotError> {
-        if self.pos >= self.buf.len() && !self.refill()? {
+        if self.pos >= self.chunk.bytes.len() && !self.refill()? {
             return Ok(None);
         }
-        Ok(Some(self.buf[self.pos]))
+        Ok(Some(self.chunk.bytes[self.pos]))
     }
 
     /// Skips JSON white space and returns the next byte without consuming it.
@@ -251,7 +139,7 @@ impl<S: ChunkSource> Scanner<S> {
         // A number ended at white space: only `,` or `]` may follow.
         let mut after_number = false;
         loop {
-            if self.pos >= self.buf.len() && !self.refill()? {
+            if self.pos >= self.chunk.bytes.len() && !self.refill()? {
                 let expected = if after_comma {
                     "a number"
                 } else {
@@ -260,7 +148,10 @@ impl<S: ChunkSource> Scanner<S> {
                 return Err(self.unexpected(None, expected, context));
             }
             let chunk_offset = self.offset();
-            let chunk = &self.buf[self.pos..];
+            let start = self.pos;
+            let chunk = &self.chunk.bytes[start..];
+            // Set at the `,` after which the reading thread parsed the numbers ahead.
+            let mut parsed_ahead = false;
             for (i, &b) in chunk.iter().enumerate() {
                 let d = b.wrapping_sub(b'0');
                 if d < 10 {
@@ -298,6 +189,10 @@ impl<S: ChunkSource> Scanner<S> {
                         digits = 0;
                         after_number = false;
                         after_comma = true;
+                        if start + i + 1 == self.chunk.run_start {
+                            parsed_ahead = true;
+                            break;
+                        }
                     }
                     b']' => {
                         if digits > 0 {
@@ -344,7 +239,20 @@ impl<S: ChunkSource> Scanner<S> {
                     }
                 }
             }
-            self.pos = self.buf.len();
+            if parsed_ahead {
+                // The numbers up to `run_end` are exactly what this loop would have emitted, and
+                // it resumes there in the same state: right after a `,`.
+                let offset = self.base + self.chunk.run_end as u64;
+                if !batch.is_empty() {
+                    sink(&batch).map_err(|e| e.at(offset))?;
+                    batch.clear();
+                }
+                count += self.chunk.numbers.len() as u64;
+                sink(&self.chunk.numbers).map_err(|e| e.at(offset))?;
+                self.pos = self.chunk.run_end;
+                continue;
+            }
+            self.pos = self.chunk.bytes.len();
         }
     }
 
@@ -381,14 +289,14 @@ impl<S: ChunkSource> Scanner<S> {
             if bound.units > MAX_STRING_UNITS {
                 return Err(self.string_too_long(context));
             }
-            if self.pos >= self.buf.len() && !self.refill()? {
+            if self.pos >= self.chunk.bytes.len() && !self.refill()? {
                 return Err(self.unexpected(None, "the end of a string", context));
             }
-            let chunk = &self.buf[self.pos..];
+            let chunk = &self.chunk.bytes[self.pos..];
             match memchr::memchr3(b'"', b'\\', b'\n', chunk) {
                 None => {
                     out.extend_from_slice(chunk);
-                    self.pos = self.buf.len();
+                    self.pos = self.chunk.bytes.len();
                 }
                 Some(i) => {
                     out.extend_from_slice(&chunk[..i]);

@@ -366,7 +366,10 @@ fn a_string_longer_than_v8_allows_is_an_error() {
         "{error}"
     );
     // One character fewer is accepted.
-    let at = text.iter().position(|&b| b == b'a').unwrap();
+    // (The header's keys have `a`s too: take one of the long string's.)
+    let at = text.windows(3).position(|w| w == b"aaa").unwrap();
     text.remove(at);
-    assert!(read_bytes(&text, 1 << 20).is_ok());
+    if let Err(e) = read_bytes(&text, 1 << 20) {
+        panic!("{e}");
+    }
 }

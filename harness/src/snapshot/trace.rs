@@ -2,9 +2,10 @@
 //! `trace_function_infos` it points into. Only snapshots taken with allocation tracking on
 //! have them; the tree is the one nested section, so it has a parser of its own.
 
+use super::chunks::ChunkSource;
 use super::graph::{HeapGraph, TraceFunction, TraceIndex};
 use super::layout::Layout;
-use super::scan::{ChunkSource, Scanner};
+use super::scan::Scanner;
 use super::SnapshotError;
 
 /// Turns raw `trace_function_infos` into typed records. Without the fields this needs in
