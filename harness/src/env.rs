@@ -4,7 +4,7 @@
 //! | variable | values | effect |
 //! |---|---|---|
 //! | `LEAKGATE_KEEP_SNAPSHOTS` | `never` (default), `on-failure`, `always` | keep the heap snapshots of a run (under `LEAKGATE_ARTIFACTS`) |
-//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go, and under `cargo test` each spec's report (JSON, text, SVG) (default `target/leakgate` under `cargo test` when snapshots are kept, none for the CLI) |
+//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go, and under `cargo test` each spec's report (JSON, text, SVG) (default `leakgate-artifacts` in the current folder when snapshots are kept, for the CLI and `cargo test` alike; else none) |
 //! | `LEAKGATE_SPECS` | a folder or file | the specs `cargo test` runs (default: the workspace's `specs/`) |
 //! | `CI` | `true` | set by CI services; reports are snapshot-tested strictly |
 //! | `INSTA_UPDATE` | `auto` (default), `no`, `new`, `always`, `unseen` | what a report snapshot comparison writes (insta's variable and meanings; see [`UpdateMode`]) |

@@ -20,6 +20,8 @@
 //! | [`analysis`] | snapshot series read from files, class tables, survivors by id, growth per request, suspects, verdicts |
 //! | [`explain`] | explaining a found leak: retainers, allocation sites, the leaking request kind |
 //! | [`report`] | text, JSON, JUnit, SVG and GitHub reports |
+//! | [`report_files`] | the report files every front end writes: per spec JSON, text and SVG, JUnit for all |
+//! | [`settings`] | one settings type for every front end: flags over environment over code over defaults |
 //! | [`runner`] | one run of a spec as a one-way pipeline: plan, live session (the only async part), analysis, explanation |
 //! | [`stored_reports`] | stable reports under version control: compare, write for review, accept |
 //! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
@@ -31,7 +33,7 @@
 //! | variable | values | effect |
 //! |---|---|---|
 //! | `LEAKGATE_KEEP_SNAPSHOTS` | `never` (default), `on-failure`, `always` | keep the heap snapshots of a run (under `LEAKGATE_ARTIFACTS`) |
-//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go, and under `cargo test` each spec's report (JSON, text, SVG) (default `target/leakgate` under `cargo test` when snapshots are kept, none for the CLI) |
+//! | `LEAKGATE_ARTIFACTS` | a folder | where kept snapshots and app logs go, and under `cargo test` each spec's report (JSON, text, SVG) (default `leakgate-artifacts` in the current folder when snapshots are kept, for the CLI and `cargo test` alike; else none) |
 //! | `LEAKGATE_SPECS` | a folder or file | the specs `cargo test` runs (default: the workspace's `specs/`) |
 //! | `CI` | `true` | set by CI services; reports are snapshot-tested strictly |
 //! | `GITHUB_ACTIONS` | `true` | set by GitHub Actions; `leakgate run` prints `::error` annotations for specs that fail |
@@ -45,7 +47,9 @@ pub mod init;
 pub mod inspector;
 pub mod load;
 pub mod report;
+pub mod report_files;
 pub mod runner;
+pub mod settings;
 pub mod snapshot;
 pub mod spec;
 pub mod stored_reports;

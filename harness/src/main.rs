@@ -19,9 +19,11 @@ use leakgate::explain::{retainers_of, GraphIndex, MAX_EXPLAINED_SUSPECTS};
 use leakgate::report::stable::render_stable;
 use leakgate::report::{
     annotations, render_diff, render_junit, render_retainers, render_run, render_summary,
-    render_svg, render_top_retainers, step_summary, DiffJson, RunJson, SpecJson,
+    render_top_retainers, step_summary, DiffJson, RunJson, SpecJson,
 };
-use leakgate::runner::{run_spec, safe_name, KeepSnapshots, RunOptions, SpecRun};
+use leakgate::report_files::{append_file, write_file, write_report_dir};
+use leakgate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
+use leakgate::settings::{Choices, Settings};
 use leakgate::snapshot;
 use leakgate::spec::{discover, load_spec, Spec, SpecError};
 use leakgate::stored_reports::{accept_pending, store};
@@ -136,6 +138,8 @@ enum CliError {
     Specs(Vec<SpecError>),
     #[error("{0}")]
     Env(#[from] leakgate::env::EnvError),
+    #[error("{0}")]
+    Report(#[from] leakgate::report_files::WriteError),
     #[error("{0}")]
     Init(#[from] leakgate::init::InitError),
 }
@@ -397,24 +401,23 @@ fn run(
     artifacts: Option<PathBuf>,
     jobs: Option<usize>,
 ) -> Result<ExitCode, CliError> {
-    let settings = leakgate::env::settings()?;
+    let flags = Choices {
+        keep_snapshots: keep,
+        artifacts,
+        jobs,
+        specs: None,
+    };
+    let settings = Settings::from_env(&flags, &Choices::default())?;
     leakgate::app::lifetime::exit_on_signals();
     leakgate::app::lifetime::remove_stale_temp_dirs();
     // Every spec is checked before anything runs.
     let specs = load_specs(paths)?;
-    let keep = keep.or(settings.keep_snapshots).unwrap_or_default();
-    let artifacts = artifacts
-        .or(settings.artifacts)
-        .or_else(|| (keep != KeepSnapshots::Never).then(|| PathBuf::from("leakgate-artifacts")));
     let options = RunOptions {
-        keep_snapshots: keep,
-        artifacts_dir: artifacts,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ..settings.run.clone()
     };
-    let jobs = jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let runs = run_all(&specs, &options, jobs.max(1));
+    let jobs = settings.jobs;
+    let runs = run_all(&specs, &options, jobs);
     let pairs: Vec<(&Spec, &SpecRun)> = specs.iter().zip(&runs).collect();
     let json = outputs.json;
     let report = RunJson {
@@ -424,15 +427,9 @@ fn run(
         write_json(out, &report)?;
     }
     if let Some(dir) = outputs.report_dir {
-        write_report_dir(dir, &pairs, report)?;
+        write_report_dir(dir, &pairs)?;
     }
     if let Some(out) = outputs.junit {
-        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| CliError::Write {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
         write_file(out, &render_junit(&pairs))?;
     }
     if outputs.accept {
@@ -471,67 +468,6 @@ fn run(
     })
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|source| CliError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn append_file(path: &Path, text: &str) -> Result<(), CliError> {
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|source| CliError::Write {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-/// File names (without extension) for the specs' reports: the spec name made safe, with `-2`,
-/// `-3`... when two specs would share one.
-fn report_stems(names: &[&str]) -> Vec<String> {
-    let mut taken = std::collections::HashSet::new();
-    taken.insert("junit".to_string());
-    names
-        .iter()
-        .map(|name| {
-            let base = safe_name(name);
-            let mut stem = base.clone();
-            let mut n = 2;
-            while !taken.insert(stem.clone()) {
-                stem = format!("{base}-{n}");
-                n += 1;
-            }
-            stem
-        })
-        .collect()
-}
-
-/// `--report-dir`: per spec its JSON and (when it ran) its chart, and JUnit XML for all.
-fn write_report_dir(
-    dir: &Path,
-    pairs: &[(&Spec, &SpecRun)],
-    report: RunJson,
-) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let names: Vec<&str> = pairs.iter().map(|(_, run)| run.name.as_str()).collect();
-    let stems = report_stems(&names);
-    for (((spec, run), json), stem) in pairs.iter().zip(report.specs).zip(&stems) {
-        write_json(&dir.join(format!("{stem}.json")), &json)?;
-        if let Some(svg) = render_svg(spec, run) {
-            write_file(&dir.join(format!("{stem}.svg")), &svg)?;
-        }
-    }
-    write_file(&dir.join("junit.xml"), &render_junit(pairs))
-}
-
 /// Runs the specs on `jobs` threads, printing each report as it finishes; results in spec
 /// order.
 fn run_all(specs: &[Spec], options: &RunOptions, jobs: usize) -> Vec<SpecRun> {
@@ -557,17 +493,4 @@ fn run_all(specs: &[Spec], options: &RunOptions, jobs: usize) -> Vec<SpecRun> {
         .into_iter()
         .flatten()
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::report_stems;
-
-    #[test]
-    fn report_file_names_are_safe_and_distinct() {
-        assert_eq!(
-            report_stems(&["a b", "a/b", "junit", "ok"]),
-            vec!["a_b", "a_b-2", "junit-2", "ok"]
-        );
-    }
 }

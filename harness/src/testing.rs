@@ -20,6 +20,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use crate::report::render_run;
 use crate::report::stable::render_stable;
 use crate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
+use crate::settings::{Choices, Settings};
 use crate::spec::{discover, load_spec, Spec};
 pub use crate::stored_reports::snapshot_dir;
 use crate::stored_reports::{compare, Comparison, UpdateMode};
@@ -41,16 +42,12 @@ pub fn run_trial(spec: &Spec, options: &RunOptions, mode: UpdateMode) -> Result<
 }
 
 /// Writes the spec's JSON report, text report and chart beside its artifacts (CI uploads
-/// them). Best effort: a report that cannot be written does not change the test's outcome.
+/// them), as `leakgate run --report-dir` does. Best effort: a report that cannot be written is
+/// said on stderr and does not change the test's outcome.
 fn write_reports(dir: &Path, spec: &Spec, run: &SpecRun) {
-    let stem = dir.join(crate::runner::safe_name(&spec.name));
-    let _ = std::fs::create_dir_all(dir);
-    if let Ok(json) = serde_json::to_string_pretty(&crate::report::SpecJson::from_run(run)) {
-        let _ = std::fs::write(stem.with_extension("json"), json + "\n");
-    }
-    let _ = std::fs::write(stem.with_extension("txt"), render_run(run));
-    if let Some(svg) = crate::report::render_svg(spec, run) {
-        let _ = std::fs::write(stem.with_extension("svg"), svg);
+    let stem = crate::runner::safe_name(&spec.name);
+    if let Err(e) = crate::report_files::write_spec_reports(dir, &stem, spec, run) {
+        eprintln!("leakgate: {e}");
     }
 }
 
@@ -187,30 +184,74 @@ pub fn spec_trials(specs: &[PathBuf], options: &RunOptions, mode: UpdateMode) ->
 
 /// The whole test binary: reads the environment (see [`crate::env`]), finds the specs
 /// (`LEAKGATE_SPECS`, or `default_specs`), runs the trials and exits with libtest's code.
+/// The same as `Harness::new(default_specs).main()`.
 pub fn main(default_specs: &Path) -> std::process::ExitCode {
-    let args = Arguments::from_args();
-    let settings = match crate::env::settings() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("leakgate: {e}");
-            return std::process::ExitCode::from(2);
+    Harness::new(default_specs).main()
+}
+
+/// A test binary's settings, for embedders: every spec under a folder as a test.
+///
+/// ```no_run
+/// use leakgate::runner::KeepSnapshots;
+///
+/// fn main() -> std::process::ExitCode {
+///     let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+///     leakgate::testing::Harness::new(specs)
+///         .keep_snapshots(KeepSnapshots::OnFailure)
+///         .main()
+/// }
+/// ```
+///
+/// What the builder sets is the project's choice; the environment (`LEAKGATE_SPECS`,
+/// `LEAKGATE_KEEP_SNAPSHOTS`, `LEAKGATE_ARTIFACTS`) still overrides it for one run (see
+/// [`crate::settings`]).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Harness {
+    choices: Choices,
+}
+
+impl Harness {
+    /// Every spec under `specs` (a folder or a file) becomes a test.
+    pub fn new(specs: impl Into<PathBuf>) -> Harness {
+        Harness {
+            choices: Choices {
+                specs: Some(specs.into()),
+                ..Choices::default()
+            },
         }
-    };
-    let specs = settings
-        .specs
-        .unwrap_or_else(|| default_specs.to_path_buf());
-    let keep = settings.keep_snapshots.unwrap_or(KeepSnapshots::Never);
-    let options = RunOptions {
-        keep_snapshots: keep,
-        artifacts_dir: settings
-            .artifacts
-            .or_else(|| (keep != KeepSnapshots::Never).then(|| PathBuf::from("target/leakgate"))),
-        progress: false,
-    };
-    crate::app::lifetime::exit_on_signals();
-    crate::app::lifetime::remove_stale_temp_dirs();
-    let trials = spec_trials(&[specs], &options, settings.update_mode);
-    libtest_mimic::run(&args, trials).exit_code()
+    }
+
+    /// When to keep heap snapshots (default: never).
+    pub fn keep_snapshots(mut self, keep: KeepSnapshots) -> Harness {
+        self.choices.keep_snapshots = Some(keep);
+        self
+    }
+
+    /// Where kept snapshots, app logs and each spec's reports go (default: `leakgate-artifacts`
+    /// when snapshots are kept, else none).
+    pub fn artifacts(mut self, dir: impl Into<PathBuf>) -> Harness {
+        self.choices.artifacts = Some(dir.into());
+        self
+    }
+
+    /// Runs the tests as a `harness = false` test binary: parses libtest's arguments, runs the
+    /// trials and returns libtest's exit code (2 for an environment variable it cannot read).
+    pub fn main(self) -> std::process::ExitCode {
+        let args = Arguments::from_args();
+        let settings = match Settings::from_env(&Choices::default(), &self.choices) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("leakgate: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        };
+        let specs = settings.specs.clone().unwrap_or_default();
+        crate::app::lifetime::exit_on_signals();
+        crate::app::lifetime::remove_stale_temp_dirs();
+        let trials = spec_trials(&[specs], &settings.run, settings.update_mode);
+        libtest_mimic::run(&args, trials).exit_code()
+    }
 }
 
 #[cfg(test)]
