@@ -22,6 +22,7 @@
 //! | [`report`] | text, JSON, JUnit, SVG and GitHub reports |
 //! | [`report_files`] | the report files every front end writes: per spec JSON, text and SVG, JUnit for all |
 //! | [`settings`] | one settings type for every front end: flags over environment over code over defaults |
+//! | [`compare`] | `leakgate compare`: two runs' reports, leak by leak (new, grown, fixed) |
 //! | [`runner`] | one run of a spec as a one-way pipeline: plan, live session (the only async part), analysis, explanation |
 //! | [`stored_reports`] | stable reports under version control: compare, write for review, accept |
 //! | [`testing`] | `cargo test` integration: one libtest-mimic trial per spec |
@@ -41,6 +42,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod compare;
 pub mod env;
 pub mod explain;
 pub mod init;

@@ -1,4 +1,5 @@
-//! The `leakgate` command line: `run` specs, `summary` one snapshot, `diff` a series.
+//! The `leakgate` command line: `run` specs, `summary` one snapshot, `diff` a series, `compare`
+//! two runs.
 //!
 //! Exit codes: 0 when all is well, 1 when a spec did not meet its `expect`, 2 for bad input
 //! (a spec, a snapshot file, an app that cannot start), with one paragraph on stderr.
@@ -70,6 +71,9 @@ enum Command {
         /// beside the spec) when it is new or changed.
         #[arg(long)]
         accept: bool,
+        /// Print, for each leak found, the `assert.allow` entry that would allow it.
+        #[arg(long)]
+        suggest_allow: bool,
     },
     /// Write a starter spec for the Node project in DIR (default: the current folder) to
     /// DIR/specs/NAME.yaml, and say what to check in it.
@@ -99,6 +103,17 @@ enum Command {
         /// with how each is held.
         #[arg(long, value_name = "N")]
         top_retainers: Option<usize>,
+    },
+    /// Compare the reports of two runs of the same specs (base and head revisions), leak by
+    /// leak: new, grown, fixed, unchanged. Exit 1 on a new or grown leak.
+    Compare {
+        /// BASE: a `leakgate run --json` file or a `--report-dir` folder.
+        base: PathBuf,
+        /// HEAD: the same, for the revision under review.
+        head: PathBuf,
+        /// Also write the comparison as JSON to this file (`-` for stdout).
+        #[arg(long, value_name = "OUT")]
+        json: Option<PathBuf>,
     },
     /// Compare snapshots of one process, in time order: counts, survivors by id, growth.
     Diff {
@@ -142,6 +157,8 @@ enum CliError {
     Report(#[from] leakgate::report_files::WriteError),
     #[error("{0}")]
     Init(#[from] leakgate::init::InitError),
+    #[error("{0}")]
+    Compare(#[from] leakgate::compare::CompareError),
 }
 
 fn parse_keep(value: &str) -> Result<KeepSnapshots, String> {
@@ -161,6 +178,7 @@ fn main() -> ExitCode {
             report_dir,
             junit,
             accept,
+            suggest_allow,
         } => run(
             &paths,
             &Outputs {
@@ -168,6 +186,7 @@ fn main() -> ExitCode {
                 report_dir: report_dir.as_deref(),
                 junit: junit.as_deref(),
                 accept,
+                suggest_allow,
             },
             keep_snapshots,
             artifacts,
@@ -187,6 +206,7 @@ fn main() -> ExitCode {
         } => diff(&files, json.as_deref(), top, min_survivors),
         Command::Accept { paths } => accept(&paths),
         Command::Init { dir } => init(&dir),
+        Command::Compare { base, head, json } => compare(&base, &head, json.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -311,6 +331,28 @@ fn diff(
     Ok(ExitCode::SUCCESS)
 }
 
+fn compare(base: &Path, head: &Path, json: Option<&Path>) -> Result<ExitCode, CliError> {
+    use leakgate::compare::render;
+    let settings = leakgate::env::settings()?;
+    let base = leakgate::compare::load_reports(base)?;
+    let head = leakgate::compare::load_reports(head)?;
+    let comparison = leakgate::compare::compare(&base, &head);
+    if let Some(out) = json {
+        write_json(out, &comparison)?;
+    }
+    if json != Some(Path::new("-")) {
+        print!("{}", render::render_text(&comparison));
+    }
+    if settings.github_actions {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        eprint!("{}", render::render_annotations(&comparison, &cwd));
+    }
+    if let Some(summary) = &settings.github_step_summary {
+        append_file(summary, &render::render_step_summary(&comparison))?;
+    }
+    Ok(ExitCode::from(comparison.exit_code()))
+}
+
 /// Where `run` writes its reports besides the text on stderr.
 struct Outputs<'a> {
     /// `--json`.
@@ -321,6 +363,8 @@ struct Outputs<'a> {
     junit: Option<&'a Path>,
     /// `--accept`.
     accept: bool,
+    /// `--suggest-allow`.
+    suggest_allow: bool,
 }
 
 /// Loads every spec under `paths`; all errors together.
@@ -447,6 +491,18 @@ fn run(
     }
     if let Some(summary) = &settings.github_step_summary {
         append_file(summary, &step_summary(&pairs))?;
+    }
+    if outputs.suggest_allow {
+        let text: String = runs
+            .iter()
+            .map(leakgate::report::suggest::render_suggestions)
+            .collect();
+        // On stdout with the summary line, unless stdout carries the JSON.
+        if json == Some(Path::new("-")) {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
     }
     let errors = runs.iter().filter(|r| r.outcome.is_err()).count();
     let failed = runs.iter().filter(|r| !r.passed()).count();

@@ -5,15 +5,19 @@
 //! and the live runs.
 
 pub mod allocations;
+pub mod allow;
 pub mod diff;
 pub mod dominators;
+pub mod fingerprint;
 pub mod retainers;
 pub mod series;
 pub mod source;
 pub mod summary;
 
 pub use allocations::{allocation_sites, AllocationSite};
+pub use allow::{AllowEntry, AllowJudgement, Allowance};
 pub use diff::{ClassSeries, Diff, DiffBuilder, SnapshotFacts};
+pub use fingerprint::Fingerprint;
 pub use series::{Series, SeriesError, SnapshotFile};
 pub use summary::{summarize, ClassStat, Summary};
 pub mod verdict;

@@ -30,6 +30,12 @@ pub struct SuspectJson {
     pub allocation_traced: Option<u64>,
     /// The suspect's survivors in the tracked run.
     pub allocation_survivors: Option<u64>,
+    /// What identifies the leak across runs and machines: its holder, class and allocation
+    /// site (see [`crate::analysis::fingerprint`]); `leakgate compare` matches leaks by it.
+    pub fingerprint: Option<crate::analysis::Fingerprint>,
+    /// `allowed` or `over_budget` when an `assert.allow` entry matches the suspect, else
+    /// `null`.
+    pub allow: Option<crate::analysis::Allowance>,
 }
 
 /// One spec in the JSON report of `leakgate run`.
@@ -72,6 +78,13 @@ pub struct SpecJson {
     pub request_kinds: Vec<crate::explain::requests::RequestKindResult>,
     /// Heap snapshots kept for inspection in Chrome DevTools.
     pub snapshots: Vec<String>,
+    /// The `assert.allow` entries that matched suspects, with what they matched and whether
+    /// their budgets were kept.
+    pub allowed: Vec<crate::analysis::allow::AllowedLeak>,
+    /// Whether the JS heap's growth counted against its limit (after the allowed leaks).
+    pub heap_growth_exceeds: Option<bool>,
+    /// Whether array buffers' growth counted against its limit (after the allowed leaks).
+    pub array_buffer_growth_exceeds: Option<bool>,
 }
 
 /// The JSON report of `leakgate run`.
@@ -103,6 +116,9 @@ impl SpecJson {
             explain_error: None,
             request_kinds: Vec::new(),
             snapshots: Vec::new(),
+            allowed: Vec::new(),
+            heap_growth_exceeds: None,
+            array_buffer_growth_exceeds: None,
         };
         match &run.outcome {
             Err(e) => out.error = Some(e.to_string()),
@@ -115,8 +131,14 @@ impl SpecJson {
                     .analysis
                     .suspects
                     .iter()
-                    .map(|s| {
+                    .enumerate()
+                    .map(|(i, s)| {
                         let mut json = suspect_json(s);
+                        json.fingerprint = m.fingerprints.get(i).cloned();
+                        json.allow = m
+                            .allow
+                            .as_ref()
+                            .and_then(|a| a.suspects.get(i).copied().flatten());
                         if let Some(r) = m.explanation.retainers.iter().find(|r| r.class == s.class)
                         {
                             json.retainers = r.clusters.clone();
@@ -135,6 +157,13 @@ impl SpecJson {
                     })
                     .collect();
                 out.reasons = m.analysis.reasons.clone();
+                out.allowed = m
+                    .allow
+                    .as_ref()
+                    .map(|a| a.leaks.clone())
+                    .unwrap_or_default();
+                out.heap_growth_exceeds = Some(m.analysis.heap.exceeds);
+                out.array_buffer_growth_exceeds = Some(m.analysis.array_buffers.exceeds);
                 out.requests = m.session.load.requests;
                 out.failed_requests = m.session.load.failures();
                 out.checkpoints = m.series.memory.clone();
@@ -164,6 +193,8 @@ fn suspect_json(s: &Suspect) -> SuspectJson {
         allocation_sites: Vec::new(),
         allocation_traced: None,
         allocation_survivors: None,
+        fingerprint: None,
+        allow: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod github;
 pub mod json;
 pub mod junit;
 pub mod stable;
+pub mod suggest;
 pub mod svg;
 
 pub use github::{annotations, step_summary};
@@ -210,12 +211,18 @@ pub fn render_run(run: &SpecRun) -> String {
             "  {:>10}  {:>10}  {:<22}  class",
             "per 1k req", "B/request", "survivors by interval"
         );
-        for s in a.suspects.iter().take(TEXT_SUSPECTS) {
+        for (i, s) in a.suspects.iter().enumerate().take(TEXT_SUSPECTS) {
             let intervals: Vec<String> =
                 s.survivors_by_interval.iter().map(u64::to_string).collect();
+            let allowance = match m.allow.as_ref().and_then(|j| j.suspects[i]) {
+                Some(crate::analysis::Allowance::Allowed) => " (allowed)",
+                Some(crate::analysis::Allowance::OverBudget) => " (allowed, over budget)",
+                None if m.allow.is_some() => " (not allowed)",
+                None => "",
+            };
             let _ = writeln!(
                 out,
-                "  {:>10.1}  {:>10.1}  {:<22}  {}",
+                "  {:>10.1}  {:>10.1}  {:<22}  {}{allowance}",
                 s.per_1k_requests,
                 s.bytes_per_request,
                 intervals.join(" "),

@@ -137,13 +137,42 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
         "array buffer growth: {}",
         growth_words(&a.array_buffers)
     );
-    let suspects = robust_suspects(&a.suspects, spec.assert.max_survivors_per_1k_requests);
+    let (open, allowed) = allowed_apart(m);
+    let suspects = robust_suspects(&open, spec.assert.max_survivors_per_1k_requests);
     if suspects.is_empty() {
         let _ = writeln!(out, "suspects: none");
     } else {
         let _ = writeln!(out, "suspects:");
         for (class, per_1k) in suspects {
             let _ = writeln!(out, "  {class}: {}", rate_words(per_1k / 1000.0));
+        }
+    }
+    if let Some(allow) = &m.allow {
+        let _ = writeln!(out, "allowed:");
+        if allow.leaks.is_empty() {
+            let _ = writeln!(out, "  none matched");
+        }
+        for leak in &allow.leaks {
+            let budget = if leak.within_budget {
+                "within budget"
+            } else {
+                "over budget"
+            };
+            let class = leak
+                .class
+                .as_deref()
+                .map(|c| format!(" {}", stable_class(c)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {}{class}: {budget}", leak.holder);
+            let mine: Vec<Suspect> = allowed
+                .iter()
+                .filter(|s| leak.classes.contains(&s.class))
+                .cloned()
+                .collect();
+            for (class, per_1k) in robust_suspects(&mine, spec.assert.max_survivors_per_1k_requests)
+            {
+                let _ = writeln!(out, "    {class}: {}", rate_words(per_1k / 1000.0));
+            }
         }
     }
     if !retainers.is_empty() {
@@ -153,6 +182,22 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
         }
     }
     out
+}
+
+/// The suspects of a run split into those `assert.allow` does not forgive (no entry, or over
+/// budget) and those it allows.
+fn allowed_apart(m: &crate::runner::Measured) -> (Vec<Suspect>, Vec<Suspect>) {
+    let Some(allow) = &m.allow else {
+        return (m.analysis.suspects.clone(), Vec::new());
+    };
+    let (mut open, mut allowed) = (Vec::new(), Vec::new());
+    for (i, s) in m.analysis.suspects.iter().enumerate() {
+        match allow.suspects.get(i).copied().flatten() {
+            Some(crate::analysis::Allowance::Allowed) => allowed.push(s.clone()),
+            _ => open.push(s.clone()),
+        }
+    }
+    (open, allowed)
 }
 
 /// The suspects well above the threshold `min_per_1k` as (stable class, survivors per 1000

@@ -104,6 +104,11 @@ pub struct Measured {
     pub timings: Timings,
     /// Snapshot files kept (see [`KeepSnapshots`]).
     pub kept_snapshots: Vec<PathBuf>,
+    /// What identifies each suspect across runs, in the order of `analysis.suspects`.
+    pub fingerprints: Vec<crate::analysis::Fingerprint>,
+    /// How `assert.allow` judged the run (`None` when the spec allows nothing); its verdict is
+    /// already in `analysis`.
+    pub allow: Option<crate::analysis::AllowJudgement>,
 }
 
 /// The result of running one spec.
@@ -178,6 +183,10 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
     let explanation = explain::explain(&series, &analysis, findings);
     let explain_secs = t.elapsed().as_secs_f64();
 
+    // The last step of judging: fingerprints, then the spec's allowed leaks.
+    let mut analysis = analysis;
+    let (fingerprints, allow) = judge_allowed(spec, &series, &mut analysis, &explanation);
+
     let mut kept_snapshots: Vec<PathBuf> =
         session.snapshots.iter().map(|s| s.path.clone()).collect();
     if !keep || dir.temporary() {
@@ -200,7 +209,46 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         explanation,
         timings,
         kept_snapshots,
+        fingerprints,
+        allow,
     })
+}
+
+/// Each suspect's fingerprint, then `assert.allow` applied to the analysis (see
+/// [`crate::analysis::allow`]).
+fn judge_allowed(
+    spec: &Spec,
+    series: &Series,
+    analysis: &mut Analysis,
+    explanation: &Explanation,
+) -> (
+    Vec<crate::analysis::Fingerprint>,
+    Option<crate::analysis::AllowJudgement>,
+) {
+    let fingerprints = crate::analysis::fingerprint::fingerprints(
+        &series.last,
+        &series.diff,
+        &analysis.suspects,
+        |class| {
+            explanation
+                .retainers
+                .iter()
+                .find(|r| r.class == class)
+                .map(|r| r.holders.as_slice())
+        },
+        |class| {
+            explanation
+                .allocation_sites
+                .iter()
+                .find(|a| a.class == class)
+                .map(|a| a.sites.as_slice())
+        },
+    );
+    let judgement = crate::analysis::allow::judge_allowed(analysis, &fingerprints, &spec.assert);
+    if let Some(j) = &judgement {
+        j.apply_to(analysis);
+    }
+    (fingerprints, judgement)
 }
 
 /// Runs one plan of `spec` on its own (boot to the last checkpoint) and reads its series; the

@@ -76,6 +76,17 @@ struct RawAssert {
     max_array_buffer_bytes_per_request: Option<Spanned<f64>>,
     max_survivors_per_1k_requests: Option<Spanned<f64>>,
     ignore_classes: Option<Vec<String>>,
+    allow: Option<Vec<Spanned<RawAllow>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    holder: Spanned<String>,
+    class: Option<String>,
+    site: Option<String>,
+    max_per_1k_requests: Option<Spanned<f64>>,
+    max_bytes_per_request: Option<Spanned<f64>>,
 }
 
 /// A request: `"METHOD /path"` or a mapping.
@@ -671,7 +682,48 @@ impl Cx<'_> {
                 SURVIVORS,
             )?,
             ignore_classes: raw.ignore_classes.unwrap_or_default(),
+            allow: self.allow_entries(raw.allow.unwrap_or_default())?,
         })
+    }
+
+    /// `assert.allow`: known leaks by fingerprint, each with optional budgets.
+    fn allow_entries(
+        &self,
+        raw: Vec<Spanned<RawAllow>>,
+    ) -> Result<Vec<crate::analysis::AllowEntry>, SpecError> {
+        let budget = |v: Option<Spanned<f64>>, key: &str| match v {
+            None => Ok(None),
+            Some(v) if v.value.is_finite() && v.value >= 0.0 => Ok(Some(v.value)),
+            Some(v) => {
+                let found = v.value;
+                let message = format!(
+                    "`assert.allow[].{key}` must be a finite number, 0 or more (found {found})"
+                );
+                self.fail(v.referenced, message)
+            }
+        };
+        raw.into_iter()
+            .map(|entry| {
+                let e = entry.value;
+                if e.holder.value.trim().is_empty() {
+                    let message = "`assert.allow[].holder` must name the variable, module \
+                                   binding or property that holds the leak (as `leakgate run \
+                                   --suggest-allow` prints it)";
+                    return self.fail(e.holder.referenced, message);
+                }
+                Ok(crate::analysis::AllowEntry {
+                    holder: e.holder.value,
+                    class: e.class,
+                    site: e.site,
+                    max_per_1k_requests: budget(e.max_per_1k_requests, "max_per_1k_requests")?,
+                    max_bytes_per_request: budget(
+                        e.max_bytes_per_request,
+                        "max_bytes_per_request",
+                    )?,
+                    line: Self::position(entry.referenced).0,
+                })
+            })
+            .collect()
     }
 }
 

@@ -144,6 +144,8 @@ pub struct Thresholds {
     pub max_survivors_per_1k_requests: f64,
     /// Class names never reported as suspects.
     pub ignore_classes: Vec<String>,
+    /// Known leaks allowed by fingerprint (`assert.allow`), each within its budget.
+    pub allow: Vec<crate::analysis::AllowEntry>,
 }
 
 impl Default for Thresholds {
@@ -153,6 +155,7 @@ impl Default for Thresholds {
             max_array_buffer_bytes_per_request: DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST,
             max_survivors_per_1k_requests: DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS,
             ignore_classes: Vec::new(),
+            allow: Vec::new(),
         }
     }
 }

@@ -206,6 +206,7 @@ report_snapshot: false
             max_array_buffer_bytes_per_request: 16.5,
             max_survivors_per_1k_requests: 2.0,
             ignore_classes: vec!["Timeout".into(), "TLSSocket".into()],
+            allow: vec![],
         }
     );
     assert_eq!(spec.expect, Expectation::Leak);
@@ -384,7 +385,7 @@ fn errors_point_at_the_offending_key_or_value() {
         ),
         (
             minimal_with("assert: {max_heap: 1}\n"),
-            "5:10: unknown key `max_heap` in `assert`; valid keys: max_heap_bytes_per_request, max_array_buffer_bytes_per_request, max_survivors_per_1k_requests, ignore_classes".into(),
+            "5:10: unknown key `max_heap` in `assert`; valid keys: max_heap_bytes_per_request, max_array_buffer_bytes_per_request, max_survivors_per_1k_requests, ignore_classes, allow".into(),
         ),
         ("app:\n  port: 3\nload: {requests: [/]}\n".into(), "1:1: `app` needs `script` (a file run with node) or `command` (e.g. `npm start`, or a list like [node, --import, tsx, src/server.ts])".into()),
         (

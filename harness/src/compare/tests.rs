@@ -1,0 +1,116 @@
+use super::*;
+use crate::analysis::Fingerprint;
+use input::{CheckpointReport, SuspectReport};
+
+fn suspect(holder: &str, class: &str, survivors: [u64; 3]) -> SuspectReport {
+    SuspectReport {
+        class: class.into(),
+        per_1k_requests: (survivors[0] + survivors[1]) as f64 / 2.0,
+        bytes_per_request: 1.0,
+        survivors_by_interval: survivors.to_vec(),
+        fingerprint: Some(Fingerprint {
+            holder: Some(holder.into()),
+            class: class.into(),
+            site: None,
+        }),
+        allow: None,
+    }
+}
+
+fn report(name: &str, suspects: Vec<SuspectReport>) -> SpecReport {
+    SpecReport {
+        name: name.into(),
+        file: format!("specs/{name}.yaml"),
+        verdict: if suspects.is_empty() { "clean" } else { "leak" }.into(),
+        error: None,
+        suspects,
+        checkpoints: [0, 1000, 2000, 3000]
+            .iter()
+            .map(|&requests| CheckpointReport {
+                requests,
+                heap_bytes: 0.0,
+                array_buffer_bytes: 0.0,
+            })
+            .collect(),
+        heap_bytes_per_request: Some(0.0),
+        array_buffer_bytes_per_request: Some(0.0),
+        heap_growth_exceeds: Some(false),
+        array_buffer_growth_exceeds: Some(false),
+        detection_floor: None,
+    }
+}
+
+#[test]
+fn classes_of_one_holder_are_one_leak() {
+    let r = report(
+        "a",
+        vec![
+            suspect("log", "Object", [1000, 1000, 1000]),
+            suspect("log", "Date", [1000, 1000, 1000]),
+        ],
+    );
+    let leaks = leaks_of(&r);
+    assert_eq!(leaks.len(), 1);
+    assert_eq!(leaks[0].leak, "log");
+    assert_eq!(leaks[0].rate, 2000.0);
+}
+
+#[test]
+fn new_grown_fixed_and_unchanged() {
+    let base = [
+        report("clean", vec![]),
+        report("worse", vec![suspect("cache", "Object", [100, 100, 100])]),
+        report("same", vec![suspect("log", "Object", [1000, 1000, 1000])]),
+        report("fixed", vec![suspect("log", "Object", [1000, 1000, 1000])]),
+    ];
+    let head = [
+        report(
+            "clean",
+            vec![suspect("sessions", "Object", [200, 200, 200])],
+        ),
+        report(
+            "worse",
+            vec![suspect("cache", "Object", [1000, 1000, 1000])],
+        ),
+        report("same", vec![suspect("log", "Object", [1010, 990, 1000])]),
+        report("fixed", vec![]),
+    ];
+    let c = compare(&base, &head);
+    let change = |i: usize| c.specs[i].leaks[0].change;
+    assert_eq!(change(0), Change::New);
+    assert_eq!(change(1), Change::Grown);
+    assert_eq!(c.specs[1].leaks[0].ratio, Some(10.0));
+    assert_eq!(change(2), Change::Unchanged);
+    assert_eq!(change(3), Change::Fixed);
+    assert_eq!((c.new, c.grown, c.fixed), (1, 1, 1));
+    assert_eq!(c.exit_code(), 1);
+    assert_eq!(c.specs[2].status, "unchanged");
+    assert_eq!(c.specs[3].status, "improved");
+}
+
+#[test]
+fn noisy_rates_need_a_larger_ratio() {
+    let steady = report("a", vec![suspect("c", "Object", [100, 100, 100])]);
+    let noisy = report("a", vec![suspect("c", "Object", [20, 180, 100])]);
+    let l = |r: &SpecReport| leaks_of(r).remove(0);
+    assert_eq!(tolerance(&l(&steady), &l(&steady)), MIN_GROWN_RATIO);
+    assert!(tolerance(&l(&noisy), &l(&steady)) > 2.0);
+}
+
+#[test]
+fn a_marginal_class_is_not_a_new_leak() {
+    let base = [report("a", vec![])];
+    let head = [report("a", vec![suspect("c", "Date", [6, 6, 6])])];
+    let c = compare(&base, &head);
+    assert_eq!(c.specs[0].leaks[0].change, Change::Marginal);
+    assert_eq!(c.exit_code(), 0);
+}
+
+#[test]
+fn a_run_without_verdict_cannot_be_compared() {
+    let mut broken = report("a", vec![]);
+    broken.error = Some("app exited with code 1".into());
+    let c = compare(&[report("a", vec![])], &[broken]);
+    assert_eq!(c.specs[0].status, "error");
+    assert_eq!(c.exit_code(), 2);
+}
