@@ -390,3 +390,57 @@ fn invalid_templates_are_rejected_up_front() {
         Err(LoadError::InvalidConfig(_))
     ));
 }
+
+fn script_config(script: &std::path::Path) -> LoadConfig {
+    let mut cfg = config(4, Vec::new());
+    cfg.script = Some(script.to_path_buf());
+    cfg.request_timeout = Duration::from_secs(2);
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_script_runs_exact_iterations_and_counts_thrown_errors() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("load.mjs");
+    std::fs::write(
+        &script,
+        "export default async function ({ url, i }) {\n\
+           const res = await fetch(`${url}/ok?i=${i}`); await res.text();\n\
+           if (i % 4 === 3) throw new Error(`odd one ${i % 4}`);\n\
+           if (i === 10) await new Promise((r) => setTimeout(r, 5000));\n\
+         }\n",
+    )
+    .unwrap();
+    let mut load = LoadGenerator::new(server.addr, script_config(&script)).expect("valid");
+    let first = load.run(8).await.expect("run");
+    assert_eq!((first.requests, first.failures()), (8, 2));
+    assert_eq!(first.error_samples, vec!["odd one 3".to_string()]);
+    let second = load.run(12).await.expect("run");
+    // Iterations 8..20: 11, 15, 19 throw; 10 times out.
+    assert_eq!((second.requests, second.failures()), (12, 4));
+    assert!(second
+        .error_samples
+        .iter()
+        .any(|e| e.contains("timed out after 2000 ms")));
+    assert_eq!(load.issued(), 20);
+    assert_eq!(server.stats()["counts"]["GET /ok"].as_u64(), Some(20));
+    load.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_script_without_a_default_function_is_an_error() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("load.mjs");
+    std::fs::write(&script, "console.log('hi'); export const run = 1;\n").unwrap();
+    let mut load = LoadGenerator::new(server.addr, script_config(&script)).expect("valid");
+    let err = load.run(5).await.expect_err("no iteration function");
+    let text = err.to_string();
+    assert!(matches!(err, LoadError::Script { .. }), "{text}");
+    assert!(
+        text.contains("its default export is undefined, not a function"),
+        "{text}"
+    );
+    assert!(text.contains("its last output:\nhi"), "{text}");
+}

@@ -28,6 +28,7 @@
 
 mod conn;
 mod flow;
+mod script;
 mod stats;
 mod status;
 
@@ -263,6 +264,15 @@ pub enum LoadError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The load script could not be loaded or its driver failed (not a failed iteration:
+    /// those are counted).
+    #[error("load script: {message}{}", if output.is_empty() { String::new() } else { format!("; its last output:\n{output}") })]
+    Script {
+        /// What went wrong.
+        message: String,
+        /// The last lines the script printed.
+        output: String,
+    },
     /// Not a single connection could be opened during a run: the app is not listening.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -285,9 +295,17 @@ pub struct LoadGenerator {
     templates: Arc<[RequestTemplate]>,
     slots: Vec<Slot>,
     issued: u64,
+    /// The driver of a load script (`LoadConfig::script`), which replaces the HTTP workers.
+    driver: Option<script::ScriptDriver>,
 }
 
 fn validate(config: &LoadConfig) -> Result<(), LoadError> {
+    if config.script.is_some() {
+        if config.concurrency == 0 {
+            return Err(LoadError::InvalidConfig("concurrency must be at least 1"));
+        }
+        return Ok(());
+    }
     if config.requests.is_empty() {
         return Err(LoadError::InvalidConfig("no requests"));
     }
@@ -351,13 +369,27 @@ impl LoadGenerator {
         validate(&config)?;
         let host = HeaderValue::try_from(addr.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
+        let driver = match &config.script {
+            Some(path) => Some(script::ScriptDriver::start(
+                path,
+                &format!("http://{addr}"),
+                config.concurrency,
+                config.request_timeout,
+            )?),
+            None => None,
+        };
         Ok(LoadGenerator {
             addr,
             host,
             templates: config.requests.clone().into(),
-            slots: (0..config.concurrency).map(|_| Slot::default()).collect(),
+            slots: if driver.is_some() {
+                Vec::new()
+            } else {
+                (0..config.concurrency).map(|_| Slot::default()).collect()
+            },
             config,
             issued: 0,
+            driver,
         })
     }
 
@@ -387,6 +419,12 @@ impl LoadGenerator {
         }
         let start = self.issued;
         let end = start.saturating_add(count);
+        if let Some(driver) = self.driver.as_mut() {
+            self.issued = end;
+            let stats = driver.run(start, count, max_failures).await?;
+            self.issued = start + stats.requests;
+            return Ok(stats);
+        }
         // Should this future be dropped mid-run, the indexes are spent all the same.
         self.issued = end;
         let mut slots = std::mem::take(&mut self.slots);
@@ -460,6 +498,9 @@ impl LoadGenerator {
 
     /// Closes every connection and waits until their sockets are released.
     pub async fn close(mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.close().await;
+        }
         for slot in &mut self.slots {
             if let Some(mut conn) = slot.conn.take() {
                 conn.task.abort();
