@@ -91,6 +91,7 @@ pub struct MemoryUsage {
 
 /// Why an inspector operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InspectorError {
     /// The WebSocket connection could not be opened.
     #[error("could not connect to the inspector at {url}: {source}")]

@@ -9,6 +9,13 @@
 //! One concept per module; the snapshot reader and the analysis know nothing of processes or
 //! HTTP, so they also serve `leakgate summary` and `leakgate diff` on files taken elsewhere.
 //!
+//! The documented API is what an embedder needs: [`testing::Harness`] (every spec as a
+//! `cargo test` test), [`load_spec`] and [`run_spec`] (one run to a [`SpecRun`]), [`Settings`]
+//! (flags, environment and code resolved once), the [`report`] renderers, [`write_report_dir`]
+//! and the stored stable reports ([`stored_reports`]). The other modules are public but
+//! hidden from the docs: they serve the command line, the tests and the fuzz target, and may
+//! change in any release. Error enums are `#[non_exhaustive]`.
+//!
 //! | module | concept |
 //! |---|---|
 //! | [`spec`] | the YAML spec: parsing, defaults, validation with file:line:column |
@@ -40,19 +47,42 @@
 //! | `GITHUB_ACTIONS` | `true` | set by GitHub Actions; `leakgate run` prints `::error` annotations for specs that fail |
 //! | `GITHUB_STEP_SUMMARY` | a file | set by GitHub Actions; `leakgate run` appends a Markdown table of the runs to it |
 
+// The curated surface: what an embedder writes. Modules marked `doc(hidden)` stay reachable
+// (the command line, the tests and the fuzz target use them) but are not part of the
+// documented API and may change in any release.
+pub use env::EnvError;
+pub use init::{init, InitError};
+pub use report_files::{write_report_dir, WriteError};
+pub use runner::{run_spec, KeepSnapshots, RunError, RunOptions, SpecRun};
+pub use settings::{Choices, Settings};
+pub use snapshot::{read_file as read_snapshot, HeapGraph, SnapshotError};
+pub use spec::{discover, load_spec, Expectation, Spec, SpecError};
+pub use stored_reports::{Comparison, UpdateMode};
+#[cfg(feature = "testing")]
+pub use testing::Harness;
+
+#[doc(hidden)]
 pub mod analysis;
+#[doc(hidden)]
 pub mod app;
 pub mod compare;
 pub mod env;
+#[doc(hidden)]
 pub mod explain;
+#[doc(hidden)]
 pub mod init;
+#[doc(hidden)]
 pub mod inspector;
+#[doc(hidden)]
 pub mod load;
 pub mod report;
+#[doc(hidden)]
 pub mod report_files;
 pub mod runner;
 pub mod settings;
+#[doc(hidden)]
 pub mod snapshot;
 pub mod spec;
 pub mod stored_reports;
+#[cfg(feature = "testing")]
 pub mod testing;

@@ -153,6 +153,7 @@ impl AppConfig {
 
 /// Why the app could not be prepared, started or kept running.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppError {
     /// `node` is not on `PATH`.
     #[error(

@@ -232,6 +232,7 @@ impl RequestTemplate {
 /// Why a load could not be driven. Failed requests are not errors: they are counted in
 /// [`LoadStats`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The config cannot drive any load: no requests, no concurrency or no time.
     #[error("invalid load: {0}")]

@@ -10,6 +10,7 @@ use crate::snapshot::SnapshotError;
 
 /// Why a run produced no verdict.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     /// The async runtime could not be built.
     #[error("cannot start the async runtime: {0}")]

@@ -23,6 +23,7 @@ pub use graph::{
 
 /// What can go wrong reading a snapshot.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SnapshotError {
     /// The file could not be opened.
     #[error("cannot open {path}: {source}")]

@@ -200,6 +200,7 @@ pub struct SpecLines {
 /// Why a spec could not be loaded. Every variant displays as one line starting with
 /// `FILE:LINE:COLUMN: `.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpecError {
     /// The file or folder could not be read.
     #[error("{}:1:1: cannot read: {source}", file.display())]
