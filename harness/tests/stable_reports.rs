@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use leakgate::report::stable::rate_words;
-use leakgate::runner::RunOptions;
+use leakgate::runner::{run_spec, RunOptions};
 use leakgate::spec::load_spec;
-use leakgate::testing::{run_trial, spec_trials};
+use leakgate::stored_reports::UpdateMode;
+use leakgate::testing::{check_report_snapshot, run_trial, spec_trials};
 use libtest_mimic::{Arguments, FormatSetting};
 
 fn workspace() -> PathBuf {
@@ -79,6 +80,60 @@ fn a_report_that_differs_from_its_snapshot_fails_under_ci() {
     // Under CI nothing is written: no pending snapshot, the stored one unchanged.
     assert!(!dir.path().join("snapshots/hello.snap.new").exists());
     assert_eq!(std::fs::read_to_string(&snap).unwrap(), stored);
+}
+
+#[test]
+fn a_first_run_says_in_one_line_what_to_run_and_leakgate_accept_stores_it() {
+    // The modes are passed explicitly: this test reads no environment.
+    let dir = tempfile::tempdir().unwrap();
+    let spec_file = hello_with_wrong_snapshot(dir.path());
+    let snap = dir.path().join("snapshots/hello.snap");
+    let pending = dir.path().join("snapshots/hello.snap.new");
+    std::fs::remove_file(&snap).unwrap();
+    let spec = load_spec(&spec_file).unwrap();
+    let run = run_spec(&spec, &RunOptions::default());
+    assert!(run.passed(), "{}", leakgate::report::render_run(&run));
+
+    // Under CI: a failure whose first line says what is missing and what to run; no file.
+    let failed = check_report_snapshot(&spec, &run, UpdateMode::Strict).expect_err("no snapshot");
+    let message = failed.message().unwrap_or_default().to_string();
+    let first = message.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("`hello` has no report snapshot"),
+        "{message}"
+    );
+    assert!(first.contains("`leakgate accept "), "{message}");
+    assert!(
+        message.contains("verdict: clean"),
+        "the report follows: {message}"
+    );
+    assert!(!pending.exists() && !snap.exists());
+
+    // Locally: the report waits in hello.snap.new, named on the first line with both commands.
+    let failed = check_report_snapshot(&spec, &run, UpdateMode::Pending).expect_err("new");
+    let message = failed.message().unwrap_or_default().to_string();
+    let first = message.lines().next().unwrap_or_default();
+    assert!(first.contains("hello.snap.new"), "{message}");
+    assert!(
+        first.contains("`INSTA_UPDATE=always cargo test --test stable_reports -- hello`"),
+        "{message}"
+    );
+    assert!(pending.exists());
+
+    // `leakgate accept DIR` makes it the stored report; the check then passes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leakgate"))
+        .arg("accept")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("accepted") && stderr.contains("hello.snap"),
+        "{stderr}"
+    );
+    assert!(snap.exists() && !pending.exists());
+    check_report_snapshot(&spec, &run, UpdateMode::Strict).expect("the accepted report matches");
 }
 
 #[test]
