@@ -680,3 +680,49 @@ fn discover_expands_folders_recursively_and_sorted() {
         )
     );
 }
+
+#[test]
+fn allow_entries_are_read_and_checked() {
+    let fx = Fixture::new();
+    let spec = fx
+        .parse(&minimal_with(
+            "assert:\n  allow:\n    - holder: cache\n      class: Object\n      max_per_1k_requests: 1200\n    - {holder: log, site: server.js:20, max_bytes_per_request: 40}\n",
+        ))
+        .unwrap();
+    let allow = &spec.assert.allow;
+    assert_eq!(allow.len(), 2);
+    assert_eq!(allow[0].holder, "cache");
+    assert_eq!(allow[0].class.as_deref(), Some("Object"));
+    assert_eq!(allow[0].max_per_1k_requests, Some(1200.0));
+    assert_eq!(allow[0].max_bytes_per_request, None);
+    assert_eq!(allow[1].site.as_deref(), Some("server.js:20"));
+    assert_eq!(allow[1].max_bytes_per_request, Some(40.0));
+
+    let unknown = fx.error(&minimal_with(
+        "assert:\n  allow:\n    - {holder: cache, max_per_1k: 5}\n",
+    ));
+    assert!(
+        unknown.contains("unknown key `max_per_1k`")
+            && unknown.contains(
+                "valid keys: holder, class, site, max_per_1k_requests, max_bytes_per_request"
+            ),
+        "{unknown}"
+    );
+    assert!(unknown.starts_with("7:"), "{unknown}");
+    let negative = fx.error(&minimal_with(
+        "assert:\n  allow:\n    - {holder: cache, max_per_1k_requests: -1}\n",
+    ));
+    assert!(
+        negative.contains(
+            "`assert.allow[].max_per_1k_requests` must be a finite number, 0 or more (found -1)"
+        ),
+        "{negative}"
+    );
+    let missing = fx.error(&minimal_with("assert:\n  allow:\n    - {class: Object}\n"));
+    assert!(missing.contains("holder"), "{missing}");
+    let empty = fx.error(&minimal_with("assert:\n  allow:\n    - {holder: \" \"}\n"));
+    assert!(
+        empty.contains("`assert.allow[].holder` must name"),
+        "{empty}"
+    );
+}
