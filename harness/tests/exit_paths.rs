@@ -218,7 +218,7 @@ fn end_forking_run(ending: Ending) -> (Option<i32>, Vec<u32>, Vec<PathBuf>) {
     std::fs::create_dir(&tmp).unwrap();
     let load = match ending {
         Ending::End => {
-            "load:\n  warmup: 100\n  requests: [\"GET /\"]\ncheckpoints: [100, 200, 300]\n"
+            "load:\n  warmup: 100\n  requests: [\"GET /\"]\ncheckpoints: [200, 400, 600]\n"
         }
         Ending::Error => "load:\n  requests: [\"GET /fail\"]\n",
         // Long enough to be interrupted.

@@ -168,6 +168,23 @@ impl Cx<'_> {
             None => DEFAULT_CHECKPOINTS.to_vec(),
             Some(list) => self.checkpoints(list)?,
         };
+        let assert = self.thresholds(raw.assert)?;
+        if let Err(close) = super::power::check(&checkpoints, assert.max_survivors_per_1k_requests)
+        {
+            let [a, b, c] = close.suggestion;
+            let message = format!(
+                "`checkpoints` are too close for `assert.max_survivors_per_1k_requests` ({}): \
+                 a class leaking at that rate leaves {:.2} objects in the smallest interval \
+                 ({} requests), so one stray object would read as a leak; use intervals of at \
+                 least {a} requests, e.g. `checkpoints: [{a}, {b}, {c}]`",
+                assert.max_survivors_per_1k_requests, close.survivors, close.smallest_interval
+            );
+            let at = self
+                .index
+                .key("checkpoints")
+                .unwrap_or(self.key_or_top("assert.max_survivors_per_1k_requests"));
+            return self.fail(at, message);
+        }
         let line_of = |key| self.index.key(key).map_or(1, |at| Self::position(at).0);
         Ok(Spec {
             name,
@@ -176,7 +193,7 @@ impl Cx<'_> {
             warmup: raw.load.warmup.unwrap_or(DEFAULT_WARMUP),
             load: self.load(raw.load)?,
             checkpoints,
-            assert: self.thresholds(raw.assert)?,
+            assert,
             expect,
             slow: raw.slow.unwrap_or(false),
             report_snapshot: raw.report_snapshot.unwrap_or(true),

@@ -25,6 +25,7 @@
 
 mod build;
 mod locate;
+pub mod power;
 #[cfg(test)]
 mod tests;
 

@@ -380,6 +380,10 @@ fn errors_point_at_the_offending_key_or_value() {
             format!("3:11: load.script `./nope.mjs` does not exist (resolved to {})", fx.root().join("specs/nope.mjs").display()),
         ),
         (
+            minimal_with("checkpoints: [10, 30, 50]\n"),
+            "5:1: `checkpoints` are too close for `assert.max_survivors_per_1k_requests` (5): a class leaking at that rate leaves 0.05 objects in the smallest interval (10 requests), so one stray object would read as a leak; use intervals of at least 1000 requests, e.g. `checkpoints: [1000, 2000, 3000]`".into(),
+        ),
+        (
             "app: {script: ../app/server.js}\nload:\n  requests: [/]\n  max_failure_rate: 5\n".into(),
             "4:21: `load.max_failure_rate` must be a fraction from 0 to 1, e.g. 0.05 for 5% (found 5)".into(),
         ),
