@@ -1,12 +1,14 @@
-//! Allocation sites of leaking objects, from real runs of the sample apps with V8's
-//! allocation tracking on.
+//! Allocation sites of leaking objects, from real runs of the sample apps: from the sampling
+//! heap profiler of the measured run itself (the default), and from an extra run with V8's
+//! allocation tracking on (`explain: runs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use leakgate::analysis::AllocationSite;
+use leakgate::explain::allocations::SiteMethod;
 use leakgate::explain::allocations::{sites_of as sites_in, tracked_plan, SuspectSites};
-use leakgate::runner::{run_plan, RunOptions};
+use leakgate::runner::{run_plan, run_spec, RunOptions};
 use leakgate::spec::{load_spec, Spec};
 
 fn repo() -> PathBuf {
@@ -108,6 +110,79 @@ fn request_log_sites_are_the_request_handler_in_server_js() {
             _ => assert_eq!(top.statement, None, "{top:?}"),
         }
     }
+}
+
+/// The sampled sites of the main run of `spec`, which must find a leak.
+fn sampled_sites_of(spec: &Spec) -> Vec<SuspectSites> {
+    let run = run_spec(spec, &RunOptions::default());
+    let m = run.outcome.expect("a verdict");
+    assert!(m.explanation.error.is_none(), "{:?}", m.explanation.error);
+    let leak = m
+        .explanation
+        .leak_sites
+        .as_ref()
+        .expect("the leak's sampled sites");
+    assert!(!leak.sites.is_empty(), "{leak:?}");
+    for s in &m.explanation.allocation_sites {
+        assert_eq!(s.method, SiteMethod::Sampling);
+        for site in &s.sites {
+            eprintln!(
+                "  {}: {}:{}:{} {} (≈{} objects, ≈{} bytes, {:?} samples)",
+                s.class,
+                site.file,
+                site.line,
+                site.column,
+                site.function,
+                site.count,
+                site.bytes,
+                site.samples
+            );
+        }
+    }
+    m.explanation.allocation_sites.clone()
+}
+
+#[test]
+fn request_log_sampled_sites_are_the_request_handler_with_the_date_statement() {
+    let spec = load_spec(&repo().join("specs/request-log.yaml")).expect("spec");
+    let source = std::fs::read_to_string(spec.app.cwd.join("server.js")).expect("server.js");
+    let found = sampled_sites_of(&spec);
+    let handler = position_of(&source, "(req, res) => {");
+    let date = position_of(&source, "new Date()");
+    // The spec's verified intervals: requests up to the next-to-last checkpoint.
+    let verified = spec.checkpoints[spec.checkpoints.len() - 2] as f64;
+    for class in ["Date", "Object"] {
+        let s = found.iter().find(|s| s.class == class).expect("class");
+        let top = s
+            .sites
+            .first()
+            .unwrap_or_else(|| panic!("no site for {class}"));
+        assert_eq!(top.file, "server.js", "{class}: {top:?}");
+        assert_eq!((top.line, top.column), handler, "{class}: {top:?}");
+        assert!(top.script.ends_with("server.js"), "{top:?}");
+        // A sample stands for about interval / size objects: the estimate of one object per
+        // request is within a factor of two of the truth.
+        let count = top.count as f64;
+        assert!(
+            count >= verified * 0.3 && count <= verified * 2.0,
+            "{class}: ≈{count} survivors at the site, {verified} expected"
+        );
+        let share = s.share_of_bytes.expect("a share");
+        assert!(
+            share > 0.25,
+            "{class}: the sites stand for {share} of its bytes"
+        );
+        // The site holds most of what was sampled for the class.
+        let rest: u64 = s.sites[1..].iter().map(|x| x.bytes).sum();
+        assert!(rest * 3 < top.bytes, "{class}: {:?}", s.sites);
+    }
+    let date_site = &found
+        .iter()
+        .find(|s| s.class == "Date")
+        .expect("Date")
+        .sites[0];
+    let st = date_site.statement.as_ref().expect("statement found");
+    assert_eq!((st.line, st.column), date, "{date_site:?}");
 }
 
 #[test]

@@ -43,6 +43,11 @@ pub struct AllocationSite {
     pub count: u64,
     /// Their self size, in bytes.
     pub bytes: u64,
+    /// The script as V8 names it (a path or a `file://` URL), for tools that read it.
+    pub script: String,
+    /// Sampled allocations behind `count` and `bytes`, when they come from the sampling heap
+    /// profiler (which estimates both from its samples); `None` when every object was traced.
+    pub samples: Option<u64>,
     /// The statement inside that function that allocates this class, when the source makes it
     /// unambiguous (see [`super::source`]).
     pub statement: Option<Statement>,
@@ -89,7 +94,8 @@ pub fn allocation_sites(
         let slot = *site_of.entry(trace).or_insert_with(|| {
             let stack = graph.allocation_stack(node);
             let frame = choose_frame(graph, &stack, &roots)?;
-            let file = display_file(graph.strings.get(frame.script_name), &roots);
+            let script = graph.strings.get(frame.script_name).to_string();
+            let file = display_file(&script, &roots);
             // A function is its script and position; the name (and, when V8 could not place
             // it, its id) keeps apart functions without a position.
             let key = (
@@ -116,6 +122,8 @@ pub fn allocation_sites(
                     column: frame.column,
                     count: 0,
                     bytes: 0,
+                    script,
+                    samples: None,
                     statement: None,
                 });
                 sites.len() - 1
@@ -147,7 +155,16 @@ fn choose_frame<'g>(
     stack: &[&'g TraceFunction],
     roots: &AppRoots,
 ) -> Option<&'g TraceFunction> {
-    let script = |f: &TraceFunction| graph.strings.get(f.script_name);
+    choose_site(stack, |f| graph.strings.get(f.script_name), roots).copied()
+}
+
+/// The site among `stack`'s frames (innermost first), whose scripts `script` names: the
+/// innermost frame in the app's own code, else outside Node's internals, else with a script.
+pub(crate) fn choose_site<'s, 'x, T>(
+    stack: &'s [T],
+    script: impl Fn(&'s T) -> &'x str,
+    roots: &AppRoots,
+) -> Option<&'s T> {
     stack
         .iter()
         .find(|f| {
@@ -162,17 +179,16 @@ fn choose_frame<'g>(
             })
         })
         .or_else(|| stack.iter().find(|f| !script(f).is_empty()))
-        .copied()
 }
 
 /// The app's folder, as given and with symbolic links resolved (Node names scripts by their
 /// real path).
-struct AppRoots {
+pub(crate) struct AppRoots {
     roots: Vec<PathBuf>,
 }
 
 impl AppRoots {
-    fn new(app_root: &Path) -> AppRoots {
+    pub(crate) fn new(app_root: &Path) -> AppRoots {
         let mut roots = vec![normalize(app_root)];
         if let Ok(real) = app_root.canonicalize() {
             if !roots.contains(&real) {
@@ -193,7 +209,7 @@ impl AppRoots {
 }
 
 /// How a script is named in a site: relative to the app's folder, or as V8 names it.
-fn display_file(script: &str, roots: &AppRoots) -> String {
+pub(crate) fn display_file(script: &str, roots: &AppRoots) -> String {
     match roots.relative(script) {
         Some(rel) => rel.to_string_lossy().into_owned(),
         None => script.to_string(),

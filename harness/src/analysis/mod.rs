@@ -10,6 +10,7 @@ pub mod diff;
 pub mod dominators;
 pub mod fingerprint;
 pub mod retainers;
+pub mod sampled;
 pub mod series;
 pub mod source;
 pub mod summary;

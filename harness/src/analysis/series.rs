@@ -38,6 +38,9 @@ pub struct SnapshotFile {
     pub external_bytes: u64,
     /// `process.memoryUsage().rss` right after it.
     pub rss_bytes: u64,
+    /// The sampling heap profiler's live samples at the same moment (after the same GC), when
+    /// it ran (see [`super::sampled`]).
+    pub allocation_profile: Option<PathBuf>,
 }
 
 /// A snapshot that could not be read.

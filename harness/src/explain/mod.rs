@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::analysis::dominators::{dominators, Dominators};
 use crate::analysis::retainers::{retainer_clusters, Holder, RetainerCluster, RootPaths};
-use crate::analysis::{Analysis, Diff, Series, Suspect, Verdict};
+use crate::analysis::sampled::SampledSites;
+use crate::analysis::{Analysis, Diff, Series, SnapshotFile, Suspect, Verdict};
 use crate::runner::{Plan, RunError};
 use crate::snapshot::HeapGraph;
 use crate::spec::{Explain, Spec};
@@ -37,6 +38,8 @@ pub struct Explanation {
     pub retainers: Vec<SuspectRetainers>,
     /// Where the worst suspects' survivors were allocated.
     pub allocation_sites: Vec<SuspectSites>,
+    /// Where the leak as a whole was allocated, from the main run's samples.
+    pub leak_sites: Option<SampledSites>,
     /// Each request kind judged alone (mixed specs, when a leak is explained).
     pub request_kinds: Vec<RequestKindResult>,
     /// The request kinds that leak on their own (`None` when not attributed).
@@ -72,12 +75,12 @@ pub enum Finding {
     RequestKind(RequestKindResult),
 }
 
-/// Whether `spec` wants a leak explained by extra runs, given the main verdict.
+/// Whether `spec` wants the main run's result explained, given its verdict.
 pub fn wanted(spec: &Spec, analysis: &Analysis) -> bool {
     match spec.explain {
         Explain::Never => false,
         Explain::Always => true,
-        Explain::Auto => analysis.verdict == Verdict::Leak,
+        Explain::Auto | Explain::Runs => analysis.verdict == Verdict::Leak,
     }
 }
 
@@ -93,7 +96,7 @@ pub fn extra_runs(spec: &Spec, analysis: &Analysis) -> Vec<ExtraRun> {
         .take(MAX_EXPLAINED_SUSPECTS)
         .map(|s| s.class.clone())
         .collect();
-    if !classes.is_empty() {
+    if !classes.is_empty() && spec.explain == Explain::Runs {
         runs.push(ExtraRun {
             plan: allocations::tracked_plan(spec),
             purpose: Purpose::AllocationSites(classes),
@@ -127,12 +130,37 @@ impl ExtraRun {
     }
 }
 
-/// Puts the main series' retainers and the extra runs' findings together.
-pub fn explain(series: &Series, analysis: &Analysis, findings: Vec<Finding>) -> Explanation {
+/// Puts the main series' retainers, its sampled allocation sites (when the session sampled
+/// with `sampling_interval`) and the extra runs' findings together.
+pub fn explain(
+    spec: &Spec,
+    series: &Series,
+    snapshots: &[SnapshotFile],
+    sampling_interval: Option<u64>,
+    analysis: &Analysis,
+    findings: Vec<Finding>,
+) -> Explanation {
     let mut out = Explanation {
         retainers: retainers_of_suspects(&series.last, &series.diff, &analysis.suspects),
         ..Explanation::default()
     };
+    if let Some(interval) = sampling_interval.filter(|_| wanted(spec, analysis)) {
+        match allocations::sampled(
+            spec,
+            series,
+            snapshots,
+            analysis,
+            interval,
+            MAX_EXPLAINED_SUSPECTS,
+        ) {
+            Ok(Some((leak, per_class))) => {
+                out.leak_sites = Some(leak);
+                out.allocation_sites = per_class;
+            }
+            Ok(None) => {}
+            Err(e) => out.error = Some(format!("allocation sites: {e}")),
+        }
+    }
     let mut kinds = Vec::new();
     for finding in findings {
         match finding {

@@ -121,10 +121,18 @@ pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
                 }
                 let line = site.statement.as_ref().map_or(site.line, |st| st.line);
                 let source = relative_path(&spec.app.cwd.join(&site.file), cwd);
-                let what = format!(
-                    "{} ({} of {} traced survivors)",
-                    s.class, site.count, s.traced
-                );
+                let what = match s.share_of_bytes {
+                    Some(share) => format!(
+                        "{} (≈{} survivors, {:.0}% of its bytes, sampled)",
+                        s.class,
+                        site.count,
+                        share * 100.0
+                    ),
+                    None => format!(
+                        "{} ({} of {} traced survivors)",
+                        s.class, site.count, s.traced
+                    ),
+                };
                 match places
                     .iter_mut()
                     .find(|(f, l, _)| *f == source && *l == line)

@@ -23,12 +23,12 @@ pub struct SuspectJson {
     /// first.
     pub retainers: Vec<crate::analysis::retainers::RetainerCluster>,
     /// Where the survivors were allocated (`file:line:column` relative to the app's folder,
-    /// and the function), most survivors first; from a second run with allocation tracking.
+    /// and the function), most first; see `allocation_method`.
     pub allocation_sites: Vec<crate::analysis::allocations::AllocationSite>,
     /// Of the suspect's survivors in the tracked run, how many carry an allocation stack
     /// (`null` when no tracked run was made).
     pub allocation_traced: Option<u64>,
-    /// The suspect's survivors in the tracked run.
+    /// The suspect's survivors in the run the sites come from.
     pub allocation_survivors: Option<u64>,
     /// What identifies the leak across runs and machines: its holder, class and allocation
     /// site (see [`crate::analysis::fingerprint`]); `leakgate compare` matches leaks by it.
@@ -36,6 +36,13 @@ pub struct SuspectJson {
     /// `allowed` or `over_budget` when an `assert.allow` entry matches the suspect, else
     /// `null`.
     pub allow: Option<crate::analysis::Allowance>,
+    /// `sampling` (the main run's sampling heap profiler: counts and bytes are estimates) or
+    /// `tracking` (an extra run with allocation tracking); `null` without sites.
+    pub allocation_method: Option<crate::explain::allocations::SiteMethod>,
+    /// Sampling: the share of the suspect's surviving bytes its listed sites stand for.
+    pub allocation_share_of_bytes: Option<f64>,
+    /// Sampling: the samples given to this suspect.
+    pub allocation_samples: Option<u64>,
 }
 
 /// One spec in the JSON report of `leakgate run`.
@@ -76,6 +83,11 @@ pub struct SpecJson {
     pub explain_error: Option<String>,
     /// Each request kind run alone.
     pub request_kinds: Vec<crate::explain::requests::RequestKindResult>,
+    /// Where the leak as a whole was allocated, from the main run's sampled allocations
+    /// (`null` when not sampled): the sampling interval, the bytes per request the surviving
+    /// samples stand for, the share of the leak's bytes the listed sites account for, and the
+    /// sites.
+    pub leak_sites: Option<crate::analysis::sampled::SampledSites>,
     /// Heap snapshots kept for inspection in Chrome DevTools.
     pub snapshots: Vec<String>,
     /// The `assert.allow` entries that matched suspects, with what they matched and whether
@@ -115,6 +127,7 @@ impl SpecJson {
             leaking_requests: None,
             explain_error: None,
             request_kinds: Vec::new(),
+            leak_sites: None,
             snapshots: Vec::new(),
             allowed: Vec::new(),
             heap_growth_exceeds: None,
@@ -150,8 +163,13 @@ impl SpecJson {
                             .find(|a| a.class == s.class)
                         {
                             json.allocation_sites = a.sites.clone();
-                            json.allocation_traced = Some(a.traced);
                             json.allocation_survivors = Some(a.survivors);
+                            json.allocation_method = Some(a.method);
+                            json.allocation_share_of_bytes = a.share_of_bytes;
+                            json.allocation_samples = a.samples;
+                            if a.method == crate::explain::allocations::SiteMethod::Tracking {
+                                json.allocation_traced = Some(a.traced);
+                            }
                         }
                         json
                     })
@@ -170,6 +188,7 @@ impl SpecJson {
                 out.timings = Some(m.timings);
                 out.leaking_requests = m.explanation.leaking_requests.clone();
                 out.request_kinds = m.explanation.request_kinds.clone();
+                out.leak_sites = m.explanation.leak_sites.clone();
                 out.explain_error = m.explanation.error.clone();
                 out.snapshots = m
                     .kept_snapshots
@@ -195,6 +214,9 @@ fn suspect_json(s: &Suspect) -> SuspectJson {
         allocation_survivors: None,
         fingerprint: None,
         allow: None,
+        allocation_method: None,
+        allocation_share_of_bytes: None,
+        allocation_samples: None,
     }
 }
 

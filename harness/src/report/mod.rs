@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::analysis::diff::GrowingClass;
 use crate::analysis::{Diff, Summary};
+use crate::explain::allocations::SiteMethod;
 use crate::runner::SpecRun;
 
 /// Formats a byte count for people: `512 B`, `1.5 KiB`, `12.0 MiB`.
@@ -240,11 +241,20 @@ pub fn render_run(run: &SpecRun) -> String {
         .iter()
         .filter(|s| !s.sites.is_empty())
     {
-        let _ = writeln!(
-            out,
-            "  {} is allocated at ({} of {} survivors have a recorded stack):",
-            s.class, s.traced, s.survivors
-        );
+        let _ = match (s.method, s.share_of_bytes) {
+            (SiteMethod::Sampling, Some(share)) => writeln!(
+                out,
+                "  {} is allocated at (sampled: {} samples; these sites ≈ {:.0}% of its bytes):",
+                s.class,
+                s.samples.unwrap_or(0),
+                share * 100.0
+            ),
+            _ => writeln!(
+                out,
+                "  {} is allocated at ({} of {} survivors have a recorded stack):",
+                s.class, s.traced, s.survivors
+            ),
+        };
         for site in &s.sites {
             let _ = match &site.statement {
                 Some(st) => writeln!(
@@ -266,6 +276,25 @@ pub fn render_run(run: &SpecRun) -> String {
                     site.count, site.file, site.line, site.column, site.function
                 ),
             };
+        }
+    }
+    if let Some(leak) = m
+        .explanation
+        .leak_sites
+        .as_ref()
+        .filter(|l| !l.sites.is_empty() && m.explanation.allocation_sites.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "  the leak is allocated at (sampled; these sites ≈ {:.0}% of its bytes):",
+            leak.share_of_bytes * 100.0
+        );
+        for site in &leak.sites {
+            let _ = writeln!(
+                out,
+                "    ≈{:>5} × {}:{}:{} in {}",
+                site.count, site.file, site.line, site.column, site.function
+            );
         }
     }
     if let Some(e) = &m.explanation.error {

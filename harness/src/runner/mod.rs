@@ -180,7 +180,14 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         let series = run_extra(&runtime, spec, &extra.plan, options, keep);
         findings.push(extra.conclude(spec, series));
     }
-    let explanation = explain::explain(&series, &analysis, findings);
+    let explanation = explain::explain(
+        spec,
+        &series,
+        &session.snapshots,
+        plan.sampling_interval,
+        &analysis,
+        findings,
+    );
     let explain_secs = t.elapsed().as_secs_f64();
 
     // The last step of judging: fingerprints, then the spec's allowed leaks.
@@ -191,6 +198,12 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         session.snapshots.iter().map(|s| s.path.clone()).collect();
     if !keep || dir.temporary() {
         remove_all(&mut kept_snapshots);
+        let mut profiles: Vec<PathBuf> = session
+            .snapshots
+            .iter()
+            .filter_map(|s| s.allocation_profile.clone())
+            .collect();
+        remove_all(&mut profiles);
     }
     let s = session.timings;
     let timings = Timings {

@@ -63,6 +63,8 @@ pub struct Session {
     app: AppProcess,
     /// Measured requests sent so far.
     done: u64,
+    /// Whether the sampling heap profiler runs.
+    sampling: bool,
     record: SessionRecord,
     started: Instant,
 }
@@ -76,6 +78,9 @@ pub async fn run(
 ) -> Result<SessionRecord, RunError> {
     let mut session = Session::start(spec, plan, options, dir).await?;
     session.warm_up(plan.warmup).await?;
+    if let Some(interval) = plan.sampling_interval {
+        session.start_sampling(interval).await?;
+    }
     session.checkpoint().await?;
     for &at in &plan.checkpoints {
         session.advance_to(at).await?;
@@ -148,6 +153,7 @@ impl Session {
             inspector: Some(inspector),
             app,
             done: 0,
+            sampling: false,
             record,
             started,
         })
@@ -167,6 +173,26 @@ impl Session {
             self.drive(count, "warm-up").await?;
         }
         self.record.timings.warmup += t.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// Starts V8's sampling heap profiler: from now on each checkpoint also writes the live
+    /// sampled allocations, with their stacks, beside its snapshot.
+    pub async fn start_sampling(&mut self, interval: u64) -> Result<(), RunError> {
+        let Some(client) = self.inspector.as_mut() else {
+            return Err(inspector_error(&mut self.app, InspectorError::Closed));
+        };
+        let result = client
+            .call(
+                "HeapProfiler.startSampling",
+                serde_json::json!({ "samplingInterval": interval }),
+            )
+            .await;
+        if let Err(error) = result {
+            self.app_alive().await?;
+            return Err(inspector_error(&mut self.app, error));
+        }
+        self.sampling = true;
         Ok(())
     }
 
@@ -200,6 +226,9 @@ impl Session {
         let t = Instant::now();
         let k = self.record.snapshots.len();
         let path = self.dir.join(format!("checkpoint-{k}.heapsnapshot"));
+        let profile_path = self
+            .sampling
+            .then(|| self.dir.join(format!("checkpoint-{k}.heapprofile.json")));
         let Some(client) = self.inspector.as_mut() else {
             self.app_alive().await?;
             return Err(inspector_error(&mut self.app, InspectorError::Closed));
@@ -207,6 +236,12 @@ impl Session {
         let result = async {
             client.collect_garbage().await?;
             client.collect_garbage().await?;
+            if let Some(profile_path) = &profile_path {
+                let profile = client
+                    .call("HeapProfiler.getSamplingProfile", serde_json::json!({}))
+                    .await?;
+                write_private(profile_path, &profile)?;
+            }
             client.take_heap_snapshot(&path).await?;
             client.memory_usage().await
         }
@@ -232,6 +267,7 @@ impl Session {
             array_buffer_bytes: usage.array_buffers,
             external_bytes: usage.external,
             rss_bytes: usage.rss,
+            allocation_profile: profile_path,
         });
         Ok(self.record.snapshots.last().expect("just pushed"))
     }
@@ -327,6 +363,26 @@ impl Session {
         }
         status.map_err(RunError::from)
     }
+}
+
+/// Writes `value` as JSON to a new file only the user can read (a profile names the app's
+/// functions and files).
+fn write_private(path: &Path, value: &serde_json::Value) -> Result<(), InspectorError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let io_err = |source| InspectorError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = options.open(path).map_err(io_err)?;
+    let mut out = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.flush())
+        .map_err(io_err)
 }
 
 /// Statuses, error samples and the request kinds that failed, for a failure message.

@@ -155,9 +155,11 @@ impl Cx<'_> {
             None | Some("auto") => Explain::Auto,
             Some("always") => Explain::Always,
             Some("never") => Explain::Never,
+            Some("runs") => Explain::Runs,
             Some(other) => {
-                let message =
-                    format!("`explain` must be one of: auto, always, never (found `{other}`)");
+                let message = format!(
+                    "`explain` must be one of: auto, always, never, runs (found `{other}`)"
+                );
                 return self.fail(
                     raw.explain.map_or(Location::UNKNOWN, |e| e.referenced),
                     message,

@@ -65,17 +65,27 @@ pub const DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS: f64 = 5.0;
 /// HTTP methods a request may use.
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-/// When the extra runs that explain a leak happen (`explain:` in a spec).
+/// How a leak is explained (`explain:` in a spec).
+///
+/// Retainer paths always come from the main run's last snapshot. Allocation sites and the
+/// leaking request kind come from the main run itself by default (the sampling heap profiler,
+/// and per-kind intervals after the main checkpoints); `runs` asks for the older method of
+/// extra runs instead (each request kind booted alone, and a run with V8's allocation
+/// tracking), which costs a boot and a measured phase per run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Explain {
-    /// When a leak is found (the default): a passing clean run pays nothing.
+    /// Sample allocations in every run; attribute request kinds when a leak is found (the
+    /// default).
     #[default]
     Auto,
-    /// Always, even on a clean verdict.
+    /// As `auto`, and attribute request kinds even on a clean verdict.
     Always,
-    /// Never: only the verdict and the retainer paths of the normal run.
+    /// Nothing beyond the verdict and the retainer paths of the main run (no sampling).
     Never,
+    /// When a leak is found, explain it with extra runs: each request kind alone, and one with
+    /// V8's allocation tracking (no sampling in the main run).
+    Runs,
 }
 
 /// A validated spec, ready to run.

@@ -420,7 +420,7 @@ fn errors_point_at_the_offending_key_or_value() {
         (minimal_with("slow: maybe\n"), "5:7: `slow` must be true or false (found `maybe`)".into()),
         (
             minimal_with("explain: sometimes\n"),
-            "5:10: `explain` must be one of: auto, always, never (found `sometimes`)".into(),
+            "5:10: `explain` must be one of: auto, always, never, runs (found `sometimes`)".into(),
         ),
         (minimal_with("checkpoints: 5\n"), "5:14: `checkpoints` must be a list (found `5`)".into()),
         (
