@@ -149,6 +149,8 @@ pub(super) struct RunShared {
     pub(super) templates: Arc<[RequestTemplate]>,
     pub(super) cookies: bool,
     pub(super) flow: bool,
+    /// Requests completed, over all runs of the generator.
+    pub(super) completed: Arc<AtomicU64>,
     pub(super) timeout: Duration,
     /// The next global index to take.
     pub(super) next: AtomicU64,
@@ -369,6 +371,7 @@ pub(super) async fn worker(shared: Arc<RunShared>, mut slot: Slot) -> (Slot, Loa
         };
         let expects = &shared.templates[template];
         let failed = stats.record(template, outcome, |status| expects.expects(status));
+        shared.completed.fetch_add(1, Ordering::Relaxed);
         if shared.flow {
             // A failed step starts the flow again, as a client that lost its session would.
             slot.step = if failed { 0 } else { template + 1 };

@@ -298,6 +298,8 @@ pub struct LoadGenerator {
     issued: u64,
     /// The driver of a load script (`LoadConfig::script`), which replaces the HTTP workers.
     driver: Option<script::ScriptDriver>,
+    /// Requests completed so far, over all runs (see [`LoadGenerator::completed`]).
+    completed: Arc<AtomicU64>,
 }
 
 fn validate(config: &LoadConfig) -> Result<(), LoadError> {
@@ -391,6 +393,7 @@ impl LoadGenerator {
             config,
             issued: 0,
             driver,
+            completed: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -424,6 +427,7 @@ impl LoadGenerator {
             self.issued = end;
             let stats = driver.run(start, count, max_failures).await?;
             self.issued = start + stats.requests;
+            self.completed.fetch_add(stats.requests, Ordering::Relaxed);
             return Ok(stats);
         }
         // Should this future be dropped mid-run, the indexes are spent all the same.
@@ -439,6 +443,7 @@ impl LoadGenerator {
             templates: self.templates.clone(),
             cookies: self.config.cookies,
             flow: self.config.flow,
+            completed: self.completed.clone(),
             timeout: self.config.request_timeout,
             next: AtomicU64::new(start),
             end,
@@ -484,6 +489,13 @@ impl LoadGenerator {
             return Err(LoadError::Connect { addr, source });
         }
         Ok(stats)
+    }
+
+    /// A counter of the requests completed so far, over all runs, updated while a run is in
+    /// progress (for progress lines; a load script's iterations are counted when its run
+    /// ends).
+    pub fn completed(&self) -> Arc<AtomicU64> {
+        self.completed.clone()
     }
 
     /// The largest share of failed requests a phase accepts ([`LoadConfig::max_failure_rate`]).

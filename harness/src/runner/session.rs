@@ -12,6 +12,7 @@
 //! [`crate::app`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::error::RunError;
@@ -25,6 +26,8 @@ use crate::spec::Spec;
 
 /// How often the app's liveness is checked while load runs.
 const LIVENESS_POLL: Duration = Duration::from_millis(100);
+/// How often a long phase prints its progress (requests done, rate) when progress is on.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 /// Where a session's time went, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -288,6 +291,10 @@ impl Session {
         // A phase has failed once more than this many of its requests failed.
         let max_failure_rate = self.load.max_failure_rate();
         let budget = (count as f64 * max_failure_rate) as u64;
+        let completed = self.load.completed();
+        let (name, progress) = (self.name.clone(), self.progress);
+        let (began, base) = (Instant::now(), completed.load(Ordering::Relaxed));
+        let mut last_line = Instant::now();
         let result = {
             let run = self.load.run_bounded(count, budget);
             tokio::pin!(run);
@@ -300,6 +307,12 @@ impl Session {
                     () = tokio::time::sleep(LIVENESS_POLL) => {
                         if self.app.check_alive().is_err() {
                             break None;
+                        }
+                        if progress && last_line.elapsed() >= PROGRESS_EVERY {
+                            last_line = Instant::now();
+                            let done = completed.load(Ordering::Relaxed).saturating_sub(base);
+                            let rate = done as f64 / began.elapsed().as_secs_f64().max(1e-3);
+                            eprintln!("leakgate: {name}: {phase}: {done} of {count} requests, {rate:.0}/s");
                         }
                     }
                 }
