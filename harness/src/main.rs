@@ -231,10 +231,7 @@ fn write_json<T: serde::Serialize>(out: &Path, value: &T) -> Result<(), CliError
         print!("{text}");
         return Ok(());
     }
-    std::fs::write(out, text).map_err(|source| CliError::Write {
-        path: out.to_path_buf(),
-        source,
-    })
+    Ok(write_file(out, &text)?)
 }
 
 fn summary(

@@ -23,16 +23,37 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-/// Writes `text` to `path`, making its folder first.
+/// Writes `text` to `path`, making its folder first. Reports name the app's classes, variables
+/// and files, so a new folder is made readable by the user alone and a file is written so.
 pub fn write_file(path: &Path, text: &str) -> Result<(), WriteError> {
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError { path, source }
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(fail(parent))?;
+        private_dir_builder().create(parent).map_err(fail(parent))?;
     }
-    std::fs::write(path, text).map_err(fail(path))
+    use std::io::Write as _;
+    private_file_options()
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(fail(path))
+}
+
+fn private_dir_builder() -> std::fs::DirBuilder {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+}
+
+fn private_file_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
 }
 
 /// `value` as pretty JSON with a final newline.
@@ -107,6 +128,20 @@ pub fn append_file(path: &Path, text: &str) -> Result<(), WriteError> {
 #[cfg(test)]
 mod tests {
     use super::report_stems;
+
+    #[cfg(unix)]
+    #[test]
+    fn report_files_are_readable_by_the_user_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("reports/a.json");
+        super::write_file(&file, "{}\n").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&dir.path().join("reports")), 0o700);
+        super::write_file(&file, "[]\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "[]\n");
+    }
 
     #[test]
     fn report_file_names_are_safe_and_distinct() {
