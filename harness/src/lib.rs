@@ -23,6 +23,7 @@
 //! | [`init`] | `leakgate init`: a starter spec read from a Node project |
 //! | [`inspector`] | a small Chrome DevTools Protocol client over a WebSocket |
 //! | [`load`] | the built-in HTTP load generator (hyper, keep-alive, exact request counts) |
+//! | [`private`] | files and folders leakgate writes: 0600/0700, never through a symlink |
 //! | [`snapshot`] | the streaming `.heapsnapshot` reader and the columnar heap graph |
 //! | [`analysis`] | snapshot series read from files, class tables, survivors by id, growth per request, suspects, verdicts |
 //! | [`explain`] | explaining a found leak: retainers, allocation sites, the leaking request kind |
@@ -75,6 +76,7 @@ pub mod init;
 pub mod inspector;
 #[doc(hidden)]
 pub mod load;
+pub mod private;
 pub mod report;
 #[doc(hidden)]
 pub mod report_files;

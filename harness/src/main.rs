@@ -58,7 +58,7 @@ enum Command {
         artifacts: Option<PathBuf>,
         /// Specs run at once (default: the number of CPUs). Verdicts count objects, not time,
         /// so runs sharing the CPUs judge alike.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Write reports to this folder: `NAME.json` and an `NAME.svg` chart per spec, and
         /// `junit.xml` for all.
@@ -159,6 +159,55 @@ enum CliError {
     Init(#[from] leakgate::init::InitError),
     #[error("{0}")]
     Compare(#[from] leakgate::compare::CompareError),
+}
+
+fn parse_jobs(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (leave --jobs out for one per CPU)".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{value}` is not a whole number")),
+    }
+}
+
+/// Checks before the run that an output file can be written: its folder exists (or can be
+/// made) and it is not a folder, so that a typo costs a second, not a whole run.
+fn check_output(path: &Path, makes_folder: bool) -> Result<(), CliError> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    let fail = |message: &str| CliError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(message.to_string()),
+    };
+    if path.is_dir() {
+        return Err(fail("it is a folder"));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if parent.exists() && !parent.is_dir() {
+            return Err(fail("its parent is not a folder"));
+        }
+        if !makes_folder && !parent.is_dir() {
+            return Err(fail(&format!(
+                "the folder {} does not exist",
+                parent.display()
+            )));
+        }
+        let mut ancestor = parent;
+        while !ancestor.exists() {
+            match ancestor.parent() {
+                Some(up) if !up.as_os_str().is_empty() => ancestor = up,
+                _ => break,
+            }
+        }
+        let probe =
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(ancestor.as_os_str()))
+                .map_err(|_| fail("the path holds a NUL byte"))?;
+        // SAFETY: access() reads a NUL-terminated path.
+        if ancestor.exists() && unsafe { libc::access(probe.as_ptr(), libc::W_OK) } != 0 {
+            return Err(fail(&format!("{} is not writable", ancestor.display())));
+        }
+    }
+    Ok(())
 }
 
 fn parse_keep(value: &str) -> Result<KeepSnapshots, String> {
@@ -451,8 +500,14 @@ fn run(
     let settings = Settings::from_env(&flags, &Choices::default())?;
     leakgate::app::lifetime::exit_on_signals();
     leakgate::app::lifetime::remove_stale_temp_dirs();
-    // Every spec is checked before anything runs.
+    // Every spec and output path is checked before anything runs.
     let specs = load_specs(paths)?;
+    if let Some(out) = outputs.json {
+        check_output(out, true)?;
+    }
+    if let Some(out) = outputs.junit {
+        check_output(out, true)?;
+    }
     let options = RunOptions {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ..settings.run.clone()
@@ -504,13 +559,7 @@ fn run(
     let errors = runs.iter().filter(|r| r.outcome.is_err()).count();
     let failed = runs.iter().filter(|r| !r.passed()).count();
     if json != Some(Path::new("-")) {
-        println!(
-            "{} specs: {} passed, {} failed ({} errors)",
-            runs.len(),
-            runs.len() - failed,
-            failed,
-            errors
-        );
+        println!("{}", summary_line(runs.len(), failed, errors));
     }
     Ok(if errors > 0 {
         ExitCode::from(2)
@@ -519,6 +568,24 @@ fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `3 specs: 1 passed, 1 failed, 1 error`: failures and errors counted apart, words in the
+/// singular for one.
+fn summary_line(total: usize, not_passed: usize, errors: usize) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let failed = not_passed - errors;
+    let mut line = format!(
+        "{}: {} passed, {} failed",
+        plural(total, "spec", "specs"),
+        total - not_passed,
+        failed
+    );
+    if errors > 0 {
+        line.push_str(&format!(", {}", plural(errors, "error", "errors")));
+    }
+    line
 }
 
 /// Runs the specs on `jobs` threads, printing each report as it finishes; results in spec
@@ -546,4 +613,19 @@ fn run_all(specs: &[Spec], options: &RunOptions, jobs: usize) -> Vec<SpecRun> {
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_line;
+
+    #[test]
+    fn the_summary_line_counts_failures_and_errors_apart() {
+        assert_eq!(summary_line(1, 1, 1), "1 spec: 0 passed, 0 failed, 1 error");
+        assert_eq!(
+            summary_line(3, 2, 1),
+            "3 specs: 1 passed, 1 failed, 1 error"
+        );
+        assert_eq!(summary_line(2, 0, 0), "2 specs: 2 passed, 0 failed");
+    }
 }

@@ -31,29 +31,9 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), WriteError> {
         move |source| WriteError { path, source }
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        private_dir_builder().create(parent).map_err(fail(parent))?;
+        crate::private::create_dir_all(parent).map_err(fail(parent))?;
     }
-    use std::io::Write as _;
-    private_file_options()
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(fail(path))
-}
-
-fn private_dir_builder() -> std::fs::DirBuilder {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-}
-
-fn private_file_options() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
+    crate::private::write(path, text).map_err(fail(path))
 }
 
 /// `value` as pretty JSON with a final newline.

@@ -450,7 +450,7 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
         annotations[1]
     );
     assert!(annotations.iter().all(|a| !a.contains('\r')));
-    assert!(stdout.ends_with("4 specs: 2 passed, 2 failed (1 errors)\n"));
+    assert!(stdout.ends_with("4 specs: 2 passed, 1 failed, 1 error\n"));
 
     // Step summary: appended, one table row per spec.
     let md = read(&summary);

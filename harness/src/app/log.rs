@@ -2,7 +2,7 @@
 //! (and optionally a file), and spot the inspector URL and Node waiting for the debugger.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -36,11 +36,7 @@ impl LineLog {
     pub(super) fn new(path: Option<&Path>) -> Result<LineLog, AppError> {
         let file = match path {
             Some(path) => Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(AppError::io_at("open the app log", path))?,
+                crate::private::append(path).map_err(AppError::io_at("open the app log", path))?,
             ),
             None => None,
         };

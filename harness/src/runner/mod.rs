@@ -322,7 +322,7 @@ fn work_dir(spec: &Spec, label: &str, options: &RunOptions) -> Result<WorkDir, R
                 format!("{}-{}", safe_name(&spec.name), safe_name(label))
             };
             let path = root.join(name);
-            std::fs::create_dir_all(&path).map_err(|source| RunError::Folder {
+            crate::private::run_dir(&path).map_err(|source| RunError::Folder {
                 path: path.clone(),
                 source,
             })?;

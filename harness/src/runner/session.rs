@@ -232,6 +232,11 @@ impl Session {
         let profile_path = self
             .sampling
             .then(|| self.dir.join(format!("checkpoint-{k}.heapprofile.json")));
+        // A link planted at this name is removed, never followed (Node may write the file).
+        crate::private::clear(&path).map_err(|source| RunError::Folder {
+            path: path.clone(),
+            source,
+        })?;
         let Some(client) = self.inspector.as_mut() else {
             self.app_alive().await?;
             return Err(inspector_error(&mut self.app, InspectorError::Closed));

@@ -11,12 +11,13 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::locate::Cx;
+use super::templates::{self, Part};
 use super::{
     parse_duration, AppCommand, AppSpec, Expectation, Explain, Spec, SpecError, SpecLines,
     Thresholds, DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST, DEFAULT_MAX_HEAP_BYTES_PER_REQUEST,
     DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS, DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_WARMUP, MAX_CONCURRENCY, METHODS, MIN_CHECKPOINTS,
+    DEFAULT_WARMUP, MAX_CHECKPOINTS, MAX_CONCURRENCY, MAX_REQUESTS, METHODS, MIN_CHECKPOINTS,
 };
 use crate::load::{
     BodyTemplate, Capture, CaptureSource, LoadConfig, RequestTemplate, StatusPattern,
@@ -43,7 +44,7 @@ struct RawApp {
     script: Option<Spanned<String>>,
     command: Option<Spanned<serde_json::Value>>,
     cwd: Option<Spanned<String>>,
-    env: Option<BTreeMap<String, String>>,
+    env: Option<BTreeMap<String, EnvValue>>,
     node_args: Option<Vec<String>>,
     ready: Option<RawReady>,
     port: Option<Spanned<u16>>,
@@ -59,7 +60,7 @@ struct RawReady {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLoad {
-    warmup: Option<u64>,
+    warmup: Option<Spanned<u64>>,
     concurrency: Option<Spanned<u64>>,
     requests: Option<Vec<Spanned<RawRequest>>>,
     flow: Option<Vec<Spanned<RawRequest>>>,
@@ -87,6 +88,29 @@ struct RawAllow {
     site: Option<String>,
     max_per_1k_requests: Option<Spanned<f64>>,
     max_bytes_per_request: Option<Spanned<f64>>,
+}
+
+/// An `app.env` value: a string. Numbers and booleans are refused rather than turned into
+/// text, since YAML would also turn `0755` or `yes` into something the user did not write.
+struct EnvValue(String);
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = EnvValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string: quote numbers and booleans in `app.env` (\"1\", \"true\")")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<EnvValue, E> {
+                Ok(EnvValue(v.to_owned()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<EnvValue, E> {
+                Err(E::invalid_type(de::Unexpected::Other("null"), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A request: `"METHOD /path"` or a mapping.
@@ -128,7 +152,7 @@ impl<'de> Deserialize<'de> for RawRequest {
 }
 
 impl Cx<'_> {
-    pub(super) fn build(&self, raw: RawSpec) -> Result<Spec, SpecError> {
+    pub(super) fn build(&self, mut raw: RawSpec) -> Result<Spec, SpecError> {
         let name = match raw.name {
             Some(n) if n.value.trim().is_empty() || n.value.contains(['/', '\\', '\n']) => {
                 let message = "`name` must be non-empty, on one line, without `/` or `\\`";
@@ -192,7 +216,7 @@ impl Cx<'_> {
             name,
             file: self.file.to_path_buf(),
             app: self.app(raw.app)?,
-            warmup: raw.load.warmup.unwrap_or(DEFAULT_WARMUP),
+            warmup: self.warmup(raw.load.warmup.take())?,
             load: self.load(raw.load)?,
             checkpoints,
             assert,
@@ -208,7 +232,35 @@ impl Cx<'_> {
         })
     }
 
+    fn warmup(&self, raw: Option<Spanned<u64>>) -> Result<u64, SpecError> {
+        match raw {
+            None => Ok(DEFAULT_WARMUP),
+            Some(w) if w.value > MAX_REQUESTS => {
+                let message = format!(
+                    "`load.warmup` must be at most {MAX_REQUESTS} requests (found {})",
+                    w.value
+                );
+                self.fail(w.referenced, message)
+            }
+            Some(w) => Ok(w.value),
+        }
+    }
+
     fn checkpoints(&self, list: Vec<Spanned<u64>>) -> Result<Vec<u64>, SpecError> {
+        if list.len() > MAX_CHECKPOINTS {
+            let message = format!(
+                "`checkpoints` may list at most {MAX_CHECKPOINTS} entries (found {}); each is a heap snapshot",
+                list.len()
+            );
+            return self.fail(self.key_or_top("checkpoints"), message);
+        }
+        if let Some(c) = list.iter().find(|c| c.value > MAX_REQUESTS) {
+            let message = format!(
+                "`checkpoints` entries must be at most {MAX_REQUESTS} requests (found {})",
+                c.value
+            );
+            return self.fail(c.referenced, message);
+        }
         if list.len() < MIN_CHECKPOINTS {
             let message = format!(
                 "`checkpoints` needs at least {MIN_CHECKPOINTS} entries to measure growth (found {})",
@@ -277,7 +329,12 @@ impl Cx<'_> {
             Some(script) => script.parent().and_then(package_root),
             None => package_root(&cwd),
         };
-        let env = raw.env.unwrap_or_default();
+        let env: BTreeMap<String, String> = raw
+            .env
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
         if let Some(bad) = env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
             let at = self.index.key(&format!("app.env.{bad}"));
             let message = format!("app.env name `{bad}` must be non-empty and contain no `=`");
@@ -531,6 +588,7 @@ impl Cx<'_> {
                 return self.fail(key.unwrap_or(at), message);
             }
         }
+        self.template_texts(&here, at, &headers, body.as_ref())?;
         Ok(RequestTemplate {
             method: match map.method {
                 None => "GET".to_owned(),
@@ -645,7 +703,60 @@ impl Cx<'_> {
                 format!("`{what}` must start with `/` and contain no spaces (found `{found}`)");
             return self.fail(path.referenced, message);
         }
+        if what.starts_with("load.") {
+            if let Err(why) = templates::check(&path.value, Part::Path) {
+                return self.fail(path.referenced, format!("`{what}`: {why}"));
+            }
+        }
+        let rendered = templates::sample(&path.value);
+        let bad = rendered
+            .chars()
+            .find(|&c| !c.is_ascii_graphic() || "\"<>\\^`{|}".contains(c));
+        let invalid = match bad {
+            Some(c) => Some(format!("`{c}` is not allowed in a URI")),
+            None => rendered.parse::<hyper::Uri>().err().map(|e| e.to_string()),
+        };
+        if let Some(why) = invalid {
+            let found = &path.value;
+            let message = format!(
+                "`{what}` is not a valid request target ({why}; found `{found}`): percent-encode \
+                 such characters (`%22` for `\"`, `%C3%A9` for `é`)"
+            );
+            return self.fail(path.referenced, message);
+        }
         Ok(path.value)
+    }
+
+    /// Checks the placeholders in a request's header values and body.
+    fn template_texts(
+        &self,
+        here: &str,
+        at: Location,
+        headers: &BTreeMap<String, String>,
+        body: Option<&BodyTemplate>,
+    ) -> Result<(), SpecError> {
+        for (name, value) in headers {
+            if let Err(why) = templates::check(value, Part::Text) {
+                let key = self.index.key(&format!("{here}.headers.{name}"));
+                return self.fail(key.unwrap_or(at), format!("header `{name}`: {why}"));
+            }
+        }
+        let (key, texts) = match body {
+            None => return Ok(()),
+            Some(BodyTemplate::Text(text)) => ("body", vec![text.as_str()]),
+            Some(BodyTemplate::Json(value)) => {
+                let mut texts = Vec::new();
+                json_strings(value, &mut texts);
+                ("json", texts)
+            }
+        };
+        for text in texts {
+            if let Err(why) = templates::check(text, Part::Text) {
+                let at = self.index.key(&format!("{here}.{key}")).unwrap_or(at);
+                return self.fail(at, format!("`{here}.{key}`: {why}"));
+            }
+        }
+        Ok(())
     }
 
     fn duration(
@@ -743,6 +854,22 @@ impl Cx<'_> {
                 })
             })
             .collect()
+    }
+}
+
+/// Every string of a JSON body, keys included (where `{i}` is substituted).
+fn json_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| json_strings(v, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k);
+                json_strings(v, out);
+            }
+        }
+        _ => {}
     }
 }
 

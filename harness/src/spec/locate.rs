@@ -266,6 +266,9 @@ impl Cx<'_> {
             E::Budget { .. } => {
                 format!("the spec is too large or nests deeper than {MAX_NESTING} levels")
             }
+            E::MultipleDocuments { .. } => "a spec is one YAML document, but another one \
+                 starts here (after `---`); keep one spec per file"
+                .to_owned(),
             E::DuplicateMappingKey { key, .. } => match key {
                 Some(key) => format!("duplicate key `{key}`"),
                 None => "duplicate key".to_owned(),

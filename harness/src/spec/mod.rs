@@ -26,6 +26,7 @@
 mod build;
 mod locate;
 pub mod power;
+mod templates;
 #[cfg(test)]
 mod tests;
 
@@ -62,6 +63,11 @@ pub const DEFAULT_MAX_HEAP_BYTES_PER_REQUEST: f64 = 64.0;
 pub const DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST: f64 = 64.0;
 /// Per-class survivors per 1000 requests above which a class is reported as a suspect.
 pub const DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS: f64 = 5.0;
+/// The largest accepted `load.warmup` and last checkpoint: ten million requests, over an
+/// hour of load for most apps. Larger values are typos, and would run until killed.
+pub const MAX_REQUESTS: u64 = 10_000_000;
+/// The most checkpoints a spec may list (each is a heap snapshot).
+pub const MAX_CHECKPOINTS: usize = 100;
 /// HTTP methods a request may use.
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 

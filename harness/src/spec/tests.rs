@@ -114,7 +114,7 @@ fn full_spec_with_every_key() {
 app:
   script: ../app/server.js
   cwd: ../app/data
-  env: {NODE_ENV: production, WORKERS: 2, DEBUG: false}
+  env: {NODE_ENV: production, WORKERS: "2", DEBUG: "false"}
   node_args: [--max-old-space-size=256]
   ready: {path: /health, timeout: 15s}
   port: 3000
@@ -535,7 +535,7 @@ fn errors_point_at_the_offending_key_or_value() {
         ),
         (
             "app:\n  script: ../app/server.js\n  env: {A: ~}\nload: {requests: [/]}\n".into(),
-            "3:12: `app.env.A` must be a string (found null)".into(),
+            "3:9: the spec must be a string: quote numbers and booleans in `app.env` (\"1\", \"true\") (found null)".into(),
         ),
         (minimal_with("name: ''\n"), "5:7: `name` must be non-empty, on one line, without `/` or `\\`".into()),
         (minimal_with("slow: true\nslow: false\n"), "6:1: duplicate key `slow`".into()),
@@ -729,4 +729,71 @@ fn allow_entries_are_read_and_checked() {
         empty.contains("`assert.allow[].holder` must name"),
         "{empty}"
     );
+}
+
+#[test]
+fn run_lengths_are_bounded() {
+    let f = Fixture::new();
+    let base = "app: {script: ../app/server.js}\nload:\n  requests: [\"GET /\"]\n";
+    let err = f.error(&format!("{base}  warmup: 18446744073709551615\n"));
+    assert!(
+        err.starts_with("4:11: `load.warmup` must be at most 10000000"),
+        "{err}"
+    );
+    let err = f.error(&format!(
+        "{base}checkpoints: [1000000000000, 2000000000000, 3000000000000]\n"
+    ));
+    assert!(
+        err.starts_with("4:15: `checkpoints` entries must be at most 10000000"),
+        "{err}"
+    );
+    let many: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
+    let err = f.error(&format!("{base}checkpoints: [{}]\n", many.join(", ")));
+    assert!(err.contains("at most 100 entries (found 101)"), "{err}");
+}
+
+#[test]
+fn request_templates_are_checked_before_anything_runs() {
+    let f = Fixture::new();
+    let spec = |request: &str| {
+        format!("app: {{script: ../app/server.js}}\nload:\n  requests:\n    - {request}\n")
+    };
+    let err = f.error(&spec("\"GET /items/{j}\""));
+    assert!(
+        err.starts_with("4:7: `load.requests[0]`: unknown placeholder `{j}`"),
+        "{err}"
+    );
+    let err = f.error(&spec("\"GET /a{b\""));
+    assert!(err.contains("stray `{`"), "{err}");
+    let err = f.error(&spec("\"GET /a<b\""));
+    assert!(err.contains("`<` is not allowed in a URI"), "{err}");
+    let err = f.error(&spec("{path: /, headers: {x-id: \"{id}\"}}"));
+    assert!(
+        err.contains("header `x-id`: unknown placeholder `{id}`"),
+        "{err}"
+    );
+    let err = f.error(&spec("{path: /, json: {order: \"{n}\"}}"));
+    assert!(
+        err.contains("`load.requests[0].json`: unknown placeholder `{n}`"),
+        "{err}"
+    );
+    // Braces that are not placeholders are literal in bodies.
+    assert!(f
+        .parse(&spec("{method: POST, path: /, body: '{\"a\": \"{i}\"}'}"))
+        .is_ok());
+}
+
+#[test]
+fn env_values_must_be_strings_and_one_document_per_file() {
+    let f = Fixture::new();
+    let err = f.error(
+        "app:\n  script: ../app/server.js\n  env:\n    WORKERS: 4\nload: {requests: [\"GET /\"]}\n",
+    );
+    assert!(err.starts_with("4:5: `app.env` must be a string"), "{err}");
+    assert!(f
+        .parse("app:\n  script: ../app/server.js\n  env:\n    WORKERS: \"4\"\nload: {requests: [\"GET /\"]}\n")
+        .is_ok());
+    let err =
+        f.error("app: {script: ../app/server.js}\nload: {requests: [\"GET /\"]}\n---\nname: b\n");
+    assert!(err.starts_with("4:1: a spec is one YAML document"), "{err}");
 }
