@@ -704,7 +704,8 @@ impl Cx<'_> {
             return self.fail(path.referenced, message);
         }
         if what.starts_with("load.") {
-            if let Err(why) = templates::check(&path.value, Part::Path) {
+            let in_flow = what.starts_with("load.flow");
+            if let Err(why) = templates::check(&path.value, Part::Path, in_flow) {
                 return self.fail(path.referenced, format!("`{what}`: {why}"));
             }
         }
@@ -736,7 +737,7 @@ impl Cx<'_> {
         body: Option<&BodyTemplate>,
     ) -> Result<(), SpecError> {
         for (name, value) in headers {
-            if let Err(why) = templates::check(value, Part::Text) {
+            if let Err(why) = templates::check(value, Part::Text, here.starts_with("load.flow")) {
                 let key = self.index.key(&format!("{here}.headers.{name}"));
                 return self.fail(key.unwrap_or(at), format!("header `{name}`: {why}"));
             }
@@ -751,7 +752,7 @@ impl Cx<'_> {
             }
         };
         for text in texts {
-            if let Err(why) = templates::check(text, Part::Text) {
+            if let Err(why) = templates::check(text, Part::Text, here.starts_with("load.flow")) {
                 let at = self.index.key(&format!("{here}.{key}")).unwrap_or(at);
                 return self.fail(at, format!("`{here}.{key}`: {why}"));
             }

@@ -16,11 +16,23 @@ pub(super) struct Placeholder {
 }
 
 /// Every placeholder a request template may use.
-pub(super) const PLACEHOLDERS: &[Placeholder] = &[Placeholder {
-    name: "i",
-    meaning: "the request's global index",
-    sample: "0",
-}];
+pub(super) const PLACEHOLDERS: &[Placeholder] = &[
+    Placeholder {
+        name: "i",
+        meaning: "the request's global index",
+        sample: "0",
+    },
+    Placeholder {
+        name: "uuid",
+        meaning: "a random UUID",
+        sample: "00000000-0000-4000-8000-000000000000",
+    },
+    Placeholder {
+        name: "random",
+        meaning: "a random number",
+        sample: "0",
+    },
+];
 
 /// Where a template text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +43,10 @@ pub(super) enum Part {
     Text,
 }
 
-/// Checks the placeholders of `text`; `Err` says what is wrong.
-pub(super) fn check(text: &str, part: Part) -> Result<(), String> {
+/// Checks the placeholders of `text`; `Err` says what is wrong. With `captures_allowed` (flow
+/// steps, which may use values captured by earlier steps, checked by the flow's own rule),
+/// any name is accepted and only stray braces are errors.
+pub(super) fn check(text: &str, part: Part, captures_allowed: bool) -> Result<(), String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -45,7 +59,7 @@ pub(super) fn check(text: &str, part: Part) -> Result<(), String> {
                 let close = i + 1 + name_len;
                 if name_len > 0 && bytes.get(close) == Some(&b'}') {
                     let name = &text[i + 1..close];
-                    if !PLACEHOLDERS.iter().any(|p| p.name == name) {
+                    if !captures_allowed && !PLACEHOLDERS.iter().any(|p| p.name == name) {
                         return Err(format!(
                             "unknown placeholder `{{{name}}}`; valid placeholders: {}",
                             valid_list()
@@ -78,11 +92,29 @@ pub(super) fn check(text: &str, part: Part) -> Result<(), String> {
     Ok(())
 }
 
-/// `text` with every placeholder replaced by its sample value.
+/// `text` with every placeholder replaced by its sample value (a captured value by `0`).
 pub(super) fn sample(text: &str) -> String {
-    PLACEHOLDERS.iter().fold(text.to_string(), |t, p| {
-        t.replace(&format!("{{{}}}", p.name), p.sample)
-    })
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let len = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        if len > 0 && after.as_bytes().get(len) == Some(&b'}') {
+            let name = &after[..len];
+            out.push_str(&rest[..open]);
+            let known = PLACEHOLDERS.iter().find(|p| p.name == name);
+            out.push_str(known.map_or("0", |p| p.sample));
+            rest = &after[len + 1..];
+        } else {
+            out.push_str(&rest[..=open]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn valid_list() -> String {
@@ -99,18 +131,25 @@ mod tests {
 
     #[test]
     fn known_placeholders_pass_and_others_are_named() {
-        assert!(check("/items/{i}?q={i}", Part::Path).is_ok());
-        let err = check("/items/{j}", Part::Path).unwrap_err();
+        assert!(check("/items/{i}?q={uuid}", Part::Path, false).is_ok());
+        let err = check("/items/{j}", Part::Path, false).unwrap_err();
         assert!(
             err.starts_with("unknown placeholder `{j}`; valid placeholders: `{i}`"),
             "{err}"
         );
-        assert!(check("/a{b", Part::Path)
-            .unwrap_err()
-            .contains("stray `{` at character 3"));
-        assert!(check("/a}b", Part::Path).unwrap_err().contains("stray `}`"));
-        assert!(check(r#"{"order": "{i}"}"#, Part::Text).is_ok());
-        assert!(check("{x}", Part::Text).is_err());
-        assert_eq!(sample("/items/{i}"), "/items/0");
+        assert!(check("/items/{token}", Part::Path, true).is_ok());
+        let err = check("/a{b", Part::Path, true).unwrap_err();
+        assert!(err.contains("stray `{` at character 3"), "{err}");
+        let err = check("/a}b", Part::Path, false).unwrap_err();
+        assert!(err.contains("stray `}`"), "{err}");
+        assert!(check(r#"{"order": "{i}"}"#, Part::Text, false).is_ok());
+        assert!(check("{x}", Part::Text, false).is_err());
+        assert_eq!(sample("/items/{i}/{token}/{"), "/items/0/0/{");
+    }
+
+    #[test]
+    fn the_table_names_what_the_load_generator_fills_in() {
+        let names: Vec<&str> = PLACEHOLDERS.iter().map(|p| p.name).collect();
+        assert_eq!(names, crate::load::BUILTIN_PLACEHOLDERS);
     }
 }
