@@ -19,8 +19,8 @@ use leakgate::analysis::{summarize, DiffBuilder};
 use leakgate::explain::{retainers_of, GraphIndex, MAX_EXPLAINED_SUSPECTS};
 use leakgate::report::stable::render_stable;
 use leakgate::report::{
-    annotations, render_diff, render_junit, render_retainers, render_run, render_summary,
-    render_top_retainers, step_summary, DiffJson, RunJson, SpecJson,
+    annotations, overflow_summary, render_diff, render_junit, render_retainers, render_run,
+    render_summary, render_top_retainers, step_summary, DiffJson, RunJson, SpecJson,
 };
 use leakgate::report_files::{append_file, write_file, write_report_dir};
 use leakgate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
@@ -531,8 +531,8 @@ fn run(
     if outputs.accept {
         store_reports(&pairs)?;
     }
+    let cwd = std::env::current_dir().unwrap_or_default();
     if settings.github_actions {
-        let cwd = std::env::current_dir().unwrap_or_default();
         let lines = annotations(&pairs, &cwd);
         // The runner reads workflow commands from stderr too, so JSON on stdout stays clean.
         if json == Some(Path::new("-")) {
@@ -542,7 +542,8 @@ fn run(
         }
     }
     if let Some(summary) = &settings.github_step_summary {
-        append_file(summary, &step_summary(&pairs))?;
+        let text = step_summary(&pairs) + &overflow_summary(&pairs, &cwd);
+        append_file(summary, &text)?;
     }
     if outputs.suggest_allow {
         let text: String = runs

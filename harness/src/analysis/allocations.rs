@@ -24,7 +24,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use super::diff::Diff;
-use super::source::{find_statement, Statement};
+use super::source::{allocation_candidates, find_candidates, source_type_of, Statement};
+use super::sourcemaps::SourceMaps;
 use crate::snapshot::{HeapGraph, NodeIndex, TraceFunction};
 
 /// Where survivors of a class were allocated.
@@ -39,6 +40,12 @@ pub struct AllocationSite {
     pub line: u32,
     /// 1-based column of the function's definition (0 when V8 does not know it).
     pub column: u32,
+    /// Where V8 ran it, `file:line:column`, when a source map moved the position above to the
+    /// original source (TypeScript, a bundle); `null` otherwise.
+    pub generated: Option<String>,
+    /// The npm package whose code made them, when the site is under `node_modules` (the app
+    /// did not allocate them: see the retainers for where it keeps them).
+    pub package: Option<String>,
     /// Survivors allocated there.
     pub count: u64,
     /// Their self size, in bytes.
@@ -48,20 +55,25 @@ pub struct AllocationSite {
     /// Sampled allocations behind `count` and `bytes`, when they come from the sampling heap
     /// profiler (which estimates both from its samples); `None` when every object was traced.
     pub samples: Option<u64>,
-    /// The statement inside that function that allocates this class, when the source makes it
-    /// unambiguous (see [`super::source`]).
+    /// The expression inside that function that allocates this class, when the source has
+    /// exactly one (see [`super::source`]).
     pub statement: Option<Statement>,
+    /// Every expression inside that function that allocates this class, in source order
+    /// (several when the source cannot tell them apart).
+    pub candidates: Vec<Statement>,
 }
 
 /// The allocation sites of the survivors of `class` first seen in the verified intervals of
 /// `diff` (whose last snapshot is `graph`), most survivors first, at most `max_sites`.
-/// `app_root` is the app's folder. Empty when the snapshot has no allocation traces (tracking
-/// was off) or the series is too short to verify anything.
+/// `app_root` is the app's folder; positions in scripts with a source map are reported in the
+/// original source. Empty when the snapshot has no allocation traces (tracking was off) or the
+/// series is too short to verify anything.
 pub fn allocation_sites(
     graph: &HeapGraph,
     diff: &Diff,
     class: &str,
     app_root: &Path,
+    source_maps: &mut SourceMaps,
     max_sites: usize,
 ) -> Vec<AllocationSite> {
     if diff.verified().is_empty() || graph.trace_tree.is_empty() || max_sites == 0 {
@@ -78,6 +90,8 @@ pub fn allocation_sites(
     let mut site_of: HashMap<u32, Option<usize>> = HashMap::new();
     let mut sites: Vec<AllocationSite> = Vec::new();
     let mut by_key: HashMap<(String, u32, u32, u32, u32), usize> = HashMap::new();
+    // Original sources carried by source maps, by displayed file.
+    let mut contents: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     for (node, &c) in classes.of_node.iter().enumerate() {
         if !wanted[c as usize] {
             continue;
@@ -98,6 +112,10 @@ pub fn allocation_sites(
             let file = display_file(&script, &roots);
             // A function is its script and position; the name (and, when V8 could not place
             // it, its id) keeps apart functions without a position.
+            let script_file = script_path(graph.strings.get(frame.script_name));
+            let original = script_file
+                .as_deref()
+                .and_then(|s| source_maps.original(s, frame.line, frame.column));
             let key = (
                 file.clone(),
                 frame.line,
@@ -111,20 +129,37 @@ pub fn allocation_sites(
             );
             Some(*by_key.entry(key).or_insert_with(|| {
                 let name = graph.strings.get(frame.name);
+                let (file, line, column, generated, content) = match original {
+                    Some(o) => (
+                        display_file(&o.file.to_string_lossy(), &roots),
+                        o.line,
+                        o.column,
+                        Some(format!("{file}:{}:{}", frame.line, frame.column)),
+                        o.content,
+                    ),
+                    None => (file, frame.line, frame.column, None, None),
+                };
+                if let Some(text) = content {
+                    contents.insert(file.clone(), text);
+                }
+                let package = package_of(&file);
                 sites.push(AllocationSite {
+                    package,
                     function: if name.is_empty() {
                         "(anonymous)".to_string()
                     } else {
                         name.to_string()
                     },
                     file,
-                    line: frame.line,
-                    column: frame.column,
+                    line,
+                    column,
+                    generated,
                     count: 0,
                     bytes: 0,
-                    script,
+                    script: graph.strings.get(frame.script_name).to_string(),
                     samples: None,
                     statement: None,
+                    candidates: Vec::new(),
                 });
                 sites.len() - 1
             }))
@@ -143,10 +178,34 @@ pub fn allocation_sites(
     sites.truncate(max_sites);
     for site in &mut sites {
         if site.line > 0 && !site.file.starts_with("node:") && !site.file.contains("node_modules") {
-            site.statement = find_statement(app_root, &site.file, site.line, site.column, class);
+            site.candidates = match contents.get(&site.file) {
+                Some(text) => allocation_candidates(
+                    text,
+                    source_type_of(&site.file),
+                    site.line,
+                    site.column,
+                    class,
+                ),
+                None => find_candidates(app_root, &site.file, site.line, site.column, class),
+            };
+            if let [one] = site.candidates.as_slice() {
+                site.statement = Some(one.clone());
+            }
         }
     }
     sites
+}
+
+/// The package a script under `node_modules` belongs to (`express`, `@fastify/busboy`).
+pub fn package_of(file: &str) -> Option<String> {
+    let parts: Vec<&str> = file.split('/').collect();
+    let at = parts.iter().rposition(|p| *p == "node_modules")?;
+    let name = *parts.get(at + 1)?;
+    if name.starts_with('@') {
+        Some(format!("{name}/{}", parts.get(at + 2)?))
+    } else {
+        (!name.is_empty()).then(|| name.to_string())
+    }
 }
 
 /// Picks the site among a stack's frames (innermost first); see the module docs.
@@ -289,6 +348,15 @@ mod tests {
             "/srv/application.js"
         );
         assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(
+            package_of("node_modules/body-parser/lib/json.js").as_deref(),
+            Some("body-parser")
+        );
+        assert_eq!(
+            package_of("/a/node_modules/x/node_modules/@fastify/busboy/i.js").as_deref(),
+            Some("@fastify/busboy")
+        );
+        assert_eq!(package_of("server.js"), None);
         assert_eq!(percent_decode("%e2%82%ac%zz"), "€%zz");
     }
 }

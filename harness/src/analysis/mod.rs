@@ -9,10 +9,12 @@ pub mod allow;
 pub mod diff;
 pub mod dominators;
 pub mod fingerprint;
+pub mod keepers;
 pub mod retainers;
 pub mod sampled;
 pub mod series;
 pub mod source;
+pub mod sourcemaps;
 pub mod summary;
 
 pub use allocations::{allocation_sites, AllocationSite};

@@ -228,6 +228,9 @@ pub struct RetainerCluster {
     pub count: u64,
     /// Their summed retained size in bytes.
     pub retained_bytes: u64,
+    /// Where the app declares the holding variable and stores into it, when found in its
+    /// source (see [`super::keepers`]).
+    pub kept_at: Option<super::keepers::KeptAt>,
 }
 
 /// Clusters the retainer paths of `nodes` (survivors of one class), most objects first.
@@ -255,6 +258,7 @@ pub fn retainer_clusters(
             path,
             count,
             retained_bytes,
+            kept_at: None,
         })
         .collect();
     clusters.sort_by(|a, b| b.count.cmp(&a.count).then(a.path.cmp(&b.path)));

@@ -35,9 +35,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::allocations::package_of;
 use super::allocations::{choose_site, display_file, AllocationSite, AppRoots};
 use super::series::Series;
-use super::source::find_statement;
+use super::source::find_candidates;
 use super::verdict::Suspect;
 use crate::snapshot::NodeIndex;
 
@@ -295,6 +296,9 @@ pub fn sampled_sites(
             );
             Some(*keys.entry(key).or_insert_with(|| {
                 places.push(AllocationSite {
+                    package: package_of(&file),
+                    generated: None,
+                    candidates: Vec::new(),
                     function: if frame.function.is_empty() {
                         "(anonymous)".to_string()
                     } else {
@@ -404,13 +408,16 @@ pub fn sampled_sites(
                     && !site.file.starts_with("node:")
                     && !site.file.contains("node_modules")
                 {
-                    site.statement = find_statement(
+                    site.candidates = find_candidates(
                         app_root,
                         &site.file,
                         site.line,
                         site.column,
                         &suspect.class,
                     );
+                    if let [one] = site.candidates.as_slice() {
+                        site.statement = Some(one.clone());
+                    }
                 }
             }
             ClassSites {

@@ -62,6 +62,9 @@ pub struct Series {
     pub diff: Diff,
     /// The last snapshot's graph (retainer paths, allocation traces).
     pub last: HeapGraph,
+    /// Source maps of the app's transpiled scripts, from the session that took the series
+    /// (empty for files read elsewhere: maps on disk are still found).
+    pub source_maps: super::sourcemaps::SourceMaps,
 }
 
 impl Series {
@@ -90,7 +93,12 @@ impl Series {
         }
         let last = last.unwrap_or_default();
         let diff = builder.finish(&last);
-        Ok(Series { memory, diff, last })
+        Ok(Series {
+            memory,
+            diff,
+            last,
+            source_maps: Default::default(),
+        })
     }
 
     /// Judges the series against `thresholds` (see [`super::verdict`]).

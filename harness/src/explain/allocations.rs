@@ -79,6 +79,7 @@ pub fn tracked_plan(spec: &Spec) -> Plan {
 /// Where the survivors of each of `classes` were allocated in a tracked run's `series`, in
 /// the order of `classes`. File names are relative to the app's folder (`spec.app.cwd`).
 pub fn sites_of(spec: &Spec, series: &Series, classes: &[String]) -> Vec<SuspectSites> {
+    let mut source_maps = series.source_maps.clone();
     classes
         .iter()
         .map(|class| {
@@ -99,6 +100,7 @@ pub fn sites_of(spec: &Spec, series: &Series, classes: &[String]) -> Vec<Suspect
                     &series.diff,
                     class,
                     &spec.app.cwd,
+                    &mut source_maps,
                     MAX_SITES_PER_CLASS,
                 ),
             }

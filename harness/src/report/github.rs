@@ -88,10 +88,41 @@ fn message(run: &SpecRun) -> Option<String> {
     Some(out)
 }
 
-/// The `::error` lines for the runs that failed their `expect` (at the `expect:` line) or could
-/// not run (at the `app:` line), one per line; paths relative to `cwd`.
-pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
-    let mut out = String::new();
+/// `::error` annotations GitHub shows per step at most; the rest go to the step summary.
+pub const MAX_ERRORS_PER_STEP: usize = 10;
+
+/// One finding to annotate: a file of the repository, a line, a title and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    /// Relative to the working folder.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// `leakgate NAME`.
+    pub title: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+/// Whether an app-relative `file` is the app's own code: not a dependency, not Node's.
+fn is_app_file(file: &str) -> bool {
+    !file.is_empty()
+        && !file.starts_with("node:")
+        && !file.starts_with('/')
+        && !file.contains("://")
+        && !file
+            .split(['/', '\\'])
+            .any(|p| p == "node_modules" || p == "..")
+}
+
+/// Every finding of the runs, most important first: each failed or errored spec at its spec
+/// file (at `expect:`, or at `app:` when it could not run), then, for leaks, the app's own
+/// lines: where it allocates what leaks, and, for objects a dependency allocated, where the app
+/// keeps them (the stores into the holding variable, else its declaration). Never a file under
+/// `node_modules`, never Node's internals.
+pub fn annotation_list(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> Vec<Annotation> {
+    let mut spec_lines = Vec::new();
+    let mut app_lines: Vec<Annotation> = Vec::new();
     for (spec, run) in runs {
         let Some(message) = message(run) else {
             continue;
@@ -101,57 +132,129 @@ pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
         } else {
             spec.lines.expect
         };
-        let file = relative_path(&spec.file, cwd);
-        out.push_str(&error_command(
-            &file.display().to_string(),
+        let title = format!("leakgate {}", run.name);
+        spec_lines.push(Annotation {
+            file: relative_path(&spec.file, cwd).display().to_string(),
             line,
-            &format!("leakgate {}", run.name),
-            &message,
-        ));
-        out.push('\n');
-        // Where known, also the lines in the app that allocate what leaks, one per line.
-        if let Ok(m) = &run.outcome {
-            let mut places: Vec<(PathBuf, u32, Vec<String>)> = Vec::new();
-            for s in &m.explanation.allocation_sites {
-                let Some(site) = s.sites.first() else {
-                    continue;
-                };
-                if site.line == 0 || site.file.starts_with("node:") {
-                    continue;
-                }
-                let line = site.statement.as_ref().map_or(site.line, |st| st.line);
-                let source = relative_path(&spec.app.cwd.join(&site.file), cwd);
-                let what = match s.share_of_bytes {
-                    Some(share) => format!(
-                        "{} (≈{} survivors, {:.0}% of its bytes, sampled)",
-                        s.class,
-                        site.count,
-                        share * 100.0
-                    ),
-                    None => format!(
-                        "{} ({} of {} traced survivors)",
-                        s.class, site.count, s.traced
-                    ),
-                };
-                match places
-                    .iter_mut()
-                    .find(|(f, l, _)| *f == source && *l == line)
-                {
-                    Some((_, _, classes)) => classes.push(what),
-                    None => places.push((source, line, vec![what])),
-                }
+            title: title.clone(),
+            message,
+        });
+        let Ok(m) = &run.outcome else {
+            continue;
+        };
+        let mut places: Vec<(String, u32, Vec<String>, &str)> = Vec::new();
+        let mut add = |file: &str, line: u32, what: String, verb: &'static str| {
+            if line == 0 || !is_app_file(file) {
+                return;
             }
-            for (source, line, classes) in places {
-                out.push_str(&error_command(
-                    &source.display().to_string(),
-                    line,
-                    &format!("leakgate {}", run.name),
-                    &format!("allocated here and retained: {}", classes.join(", ")),
-                ));
-                out.push('\n');
+            let source = relative_path(&spec.app.cwd.join(file), cwd)
+                .display()
+                .to_string();
+            match places
+                .iter_mut()
+                .find(|(f, l, _, v)| *f == source && *l == line && *v == verb)
+            {
+                Some((_, _, classes, _)) => {
+                    if !classes.contains(&what) {
+                        classes.push(what)
+                    }
+                }
+                None => places.push((source, line, vec![what], verb)),
+            }
+        };
+        for s in &m.explanation.allocation_sites {
+            let Some(site) = s.sites.first() else {
+                continue;
+            };
+            let what = match s.share_of_bytes {
+                Some(share) => format!(
+                    "{} (≈{} survivors, {:.0}% of its bytes, sampled)",
+                    s.class,
+                    site.count,
+                    share * 100.0
+                ),
+                None => format!(
+                    "{} ({} of {} traced survivors)",
+                    s.class, site.count, s.traced
+                ),
+            };
+            match &site.statement {
+                Some(st) => add(&site.file, st.line, what, "allocated here and retained"),
+                None if site.candidates.len() > 1 => {
+                    for c in &site.candidates {
+                        add(
+                            &site.file,
+                            c.line,
+                            what.clone(),
+                            "one of the places that allocate what leaks",
+                        );
+                    }
+                }
+                None => add(&site.file, site.line, what, "allocated here and retained"),
             }
         }
+        for r in &m.explanation.retainers {
+            // Where the app keeps it: always useful, and the only app line when a dependency
+            // allocated the objects.
+            let Some(kept) = r.clusters.first().and_then(|c| c.kept_at.as_ref()) else {
+                continue;
+            };
+            let what = format!("{} (kept in `{}`)", r.class, kept.variable);
+            if kept.stored_at.is_empty() {
+                if let Some(d) = &kept.declared_at {
+                    add(&d.file, d.line, what.clone(), "retained by this variable");
+                }
+            }
+            for st in &kept.stored_at {
+                add(&st.file, st.line, what.clone(), "stored here and retained");
+            }
+        }
+        for (file, line, classes, verb) in places {
+            app_lines.push(Annotation {
+                file,
+                line,
+                title: title.clone(),
+                message: format!("{verb}: {}", classes.join(", ")),
+            });
+        }
     }
+    spec_lines.extend(app_lines);
+    spec_lines
+}
+
+/// The `::error` lines, at most [`MAX_ERRORS_PER_STEP`] (GitHub shows no more per step; the
+/// rest are listed by [`overflow_summary`]), one per line; paths relative to `cwd`.
+pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
+    let mut out = String::new();
+    for a in annotation_list(runs, cwd).iter().take(MAX_ERRORS_PER_STEP) {
+        out.push_str(&error_command(&a.file, a.line, &a.title, &a.message));
+        out.push('\n');
+    }
+    out
+}
+
+/// The findings beyond GitHub's per-step limit, as Markdown for the step summary; empty when
+/// all fit.
+pub fn overflow_summary(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
+    let list = annotation_list(runs, cwd);
+    if list.len() <= MAX_ERRORS_PER_STEP {
+        return String::new();
+    }
+    let mut out = format!(
+        "#### {} more findings (GitHub shows {MAX_ERRORS_PER_STEP} annotations per step)\n\n",
+        list.len() - MAX_ERRORS_PER_STEP
+    );
+    for a in &list[MAX_ERRORS_PER_STEP..] {
+        let _ = writeln!(
+            out,
+            "- `{}:{}` {}: {}",
+            escape_cell(&a.file),
+            a.line,
+            escape_cell(&a.title),
+            escape_cell(&a.message)
+        );
+    }
+    out.push('\n');
     out
 }
 

@@ -11,7 +11,7 @@ pub mod stable;
 pub mod suggest;
 pub mod svg;
 
-pub use github::{annotations, step_summary};
+pub use github::{annotations, overflow_summary, step_summary};
 pub use json::{RunJson, SpecJson, SuspectJson};
 pub use junit::render_junit;
 pub use svg::render_svg;
@@ -256,10 +256,18 @@ pub fn render_run(run: &SpecRun) -> String {
             ),
         };
         for site in &s.sites {
+            if let Some(package) = &site.package {
+                let _ = writeln!(
+                    out,
+                    "    {:>6} × made by the package `{package}` ({}:{}:{} in {}), not by the app's code",
+                    site.count, site.file, site.line, site.column, site.function
+                );
+                continue;
+            }
             let _ = match &site.statement {
                 Some(st) => writeln!(
                     out,
-                    "    {:>6} × {}:{}:{} `{}…)` in {} ({}:{}:{})",
+                    "    {:>6} × {}:{}:{} `{}` in {} ({}:{}:{})",
                     site.count,
                     site.file,
                     st.line,
@@ -276,6 +284,16 @@ pub fn render_run(run: &SpecRun) -> String {
                     site.count, site.file, site.line, site.column, site.function
                 ),
             };
+            if site.statement.is_none() && !site.candidates.is_empty() {
+                let _ = writeln!(out, "             one of:");
+                for c in &site.candidates {
+                    let _ = writeln!(
+                        out,
+                        "               {}:{}:{} `{}`",
+                        site.file, c.line, c.column, c.call
+                    );
+                }
+            }
         }
     }
     if let Some(leak) = m
@@ -338,6 +356,22 @@ pub fn render_retainers(retainers: &[crate::explain::SuspectRetainers]) -> Strin
                 c.path,
                 human_bytes(c.retained_bytes as f64)
             );
+            if let Some(kept) = &c.kept_at {
+                if let Some(d) = &kept.declared_at {
+                    let _ = writeln!(
+                        out,
+                        "             `{}` is declared at {}:{}:{} `{}`",
+                        kept.variable, d.file, d.line, d.column, d.code
+                    );
+                }
+                for st in &kept.stored_at {
+                    let _ = writeln!(
+                        out,
+                        "             stored into at {}:{}:{} `{}`",
+                        st.file, st.line, st.column, st.code
+                    );
+                }
+            }
         }
     }
     out

@@ -165,7 +165,8 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
     let session = runtime.block_on(session::run(spec, &plan, options, &dir.path))?;
 
     let t = Instant::now();
-    let series = Series::read(&session.snapshots)?;
+    let mut series = Series::read(&session.snapshots)?;
+    series.source_maps = session.source_maps.clone();
     let analysis = series.judge(&spec.assert);
     let analysis_secs = t.elapsed().as_secs_f64();
 
@@ -180,7 +181,7 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         let series = run_extra(&runtime, spec, &extra.plan, options, keep);
         findings.push(extra.conclude(spec, series));
     }
-    let explanation = explain::explain(
+    let mut explanation = explain::explain(
         spec,
         &series,
         &session.snapshots,
@@ -188,6 +189,19 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         &analysis,
         findings,
     );
+    // Where the app keeps what leaks: the holder's declaration and the stores into it.
+    let script = spec
+        .app
+        .script
+        .as_ref()
+        .and_then(|s| s.strip_prefix(&spec.app.cwd).ok());
+    let first: Vec<String> = script
+        .map(|s| s.to_string_lossy().into_owned())
+        .into_iter()
+        .collect();
+    for r in &mut explanation.retainers {
+        crate::analysis::keepers::locate(&mut r.clusters, &spec.app.cwd, &first);
+    }
     let explain_secs = t.elapsed().as_secs_f64();
 
     // The last step of judging: fingerprints, then the spec's allowed leaks.
@@ -286,7 +300,10 @@ fn run_extra(
 ) -> Result<Series, RunError> {
     let dir = work_dir(spec, &plan.label, options)?;
     let record = runtime.block_on(session::run(spec, plan, options, &dir.path))?;
-    let series = Series::read(&record.snapshots);
+    let series = Series::read(&record.snapshots).map(|mut s| {
+        s.source_maps = record.source_maps.clone();
+        s
+    });
     if !keep || dir.temporary() {
         let mut paths: Vec<PathBuf> = record.snapshots.into_iter().map(|s| s.path).collect();
         remove_all(&mut paths);

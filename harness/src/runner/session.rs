@@ -53,6 +53,9 @@ pub struct SessionRecord {
     pub load: LoadStats,
     /// Where the time went.
     pub timings: SessionTimings,
+    /// Source maps Node holds for the app's files (code transpiled in memory, such as tsx's),
+    /// asked for before the app stops (see [`crate::analysis::sourcemaps`]).
+    pub source_maps: crate::analysis::sourcemaps::SourceMaps,
 }
 
 /// A live app under the inspector, with its load generator.
@@ -60,6 +63,8 @@ pub struct Session {
     name: String,
     progress: bool,
     dir: PathBuf,
+    /// The app's folder (whose files' source maps are asked for).
+    cwd: PathBuf,
     // Field order is drop order: the load's connections and the inspector go before the app.
     load: LoadGenerator,
     inspector: Option<Inspector>,
@@ -152,6 +157,7 @@ impl Session {
             name: spec.name.clone(),
             progress: options.progress,
             dir: dir.to_path_buf(),
+            cwd: spec.app.cwd.clone(),
             load,
             inspector: Some(inspector),
             app,
@@ -283,6 +289,13 @@ impl Session {
     /// Closes the load and the inspector, stops the app and returns the record.
     pub async fn finish(mut self) -> SessionRecord {
         self.load.close().await;
+        if let Some(client) = self.inspector.as_mut() {
+            let expression = crate::analysis::sourcemaps::collect_expression(&self.cwd);
+            if let Ok(serde_json::Value::String(answer)) = client.evaluate(&expression).await {
+                self.record.source_maps =
+                    crate::analysis::sourcemaps::SourceMaps::from_collected(&answer);
+            }
+        }
         if let Some(inspector) = self.inspector.take() {
             let _ = inspector.close().await;
         }

@@ -1,0 +1,264 @@
+//! Where the app keeps what leaks: the declaration of the variable that holds it, and the
+//! statements that store into that variable.
+//!
+//! Objects a library allocates (a body parser's JSON, a driver's records) have no frame of the
+//! app on their allocation stack: the line a developer can change is where the app *keeps*
+//! them. A retainer path starts at a variable the app wrote (see [`super::retainers`]); this
+//! module finds that variable in the app's source with the parser (oxc): its declaration and
+//! the stores into it (`name.set(…)`, `name.push(…)`, `name.add(…)`, `name[key] = …`,
+//! `name.field = …`, the same through `globalThis.name`).
+
+use std::path::Path;
+
+use oxc_ast::ast::{
+    AssignmentExpression, AssignmentTarget, BindingPatternKind, CallExpression, Expression,
+    VariableDeclarator,
+};
+use oxc_ast_visit::{walk, Visit};
+use oxc_span::{GetSpan, Span};
+use serde::Serialize;
+
+use super::retainers::RetainerCluster;
+use super::source::{source_type_of, with_program, LineIndex};
+
+/// Stores listed per holder at most.
+pub const MAX_STORES: usize = 5;
+/// App files searched for a holder at most.
+pub const MAX_FILES: usize = 200;
+
+/// A place in the app's source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// Relative to the app's folder.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What stands there, shortened: `const recent = …`, `recent.set(…)`.
+    pub code: String,
+}
+
+/// Where the app keeps the objects of a retainer path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptAt {
+    /// The holding variable's name.
+    pub variable: String,
+    /// Its declaration, when found.
+    pub declared_at: Option<Place>,
+    /// The statements that store into it, in source order.
+    pub stored_at: Vec<Place>,
+}
+
+/// Finds the declaration of `name` and the stores into it in one source file (`file` is how
+/// places name it). `None` when the file declares no such variable.
+pub fn find_in_source(file: &str, source: &str, name: &str) -> Option<KeptAt> {
+    let lines = LineIndex::new(source);
+    let found = with_program(source, source_type_of(file), |program| {
+        let mut finder = Finder {
+            source,
+            name,
+            declared: None,
+            stores: Vec::new(),
+        };
+        finder.visit_program(program);
+        (finder.declared, finder.stores)
+    })?;
+    let (declared, mut stores) = found;
+    let declared = declared?;
+    stores.sort_by_key(|(span, _)| span.start);
+    stores.truncate(MAX_STORES);
+    let place = |span: Span, code: String| {
+        let (line, column) = lines.position(source, span.start as usize);
+        Place {
+            file: file.to_string(),
+            line,
+            column,
+            code,
+        }
+    };
+    Some(KeptAt {
+        variable: name.to_string(),
+        declared_at: Some(place(declared.0, declared.1)),
+        stored_at: stores.into_iter().map(|(s, c)| place(s, c)).collect(),
+    })
+}
+
+/// Finds where the app under `app_root` keeps `name`, searching `first` (files relative to the
+/// app, e.g. the spec's script and the allocation sites) and then the app's other files.
+pub fn find_in_app(app_root: &Path, first: &[String], name: &str) -> Option<KeptAt> {
+    let mut files: Vec<String> = first.to_vec();
+    for path in super::sourcemaps::app_files(app_root)
+        .into_iter()
+        .take(MAX_FILES)
+    {
+        if let Ok(rel) = Path::new(&path).strip_prefix(app_root) {
+            let rel = rel.to_string_lossy().into_owned();
+            if !files.contains(&rel) {
+                files.push(rel);
+            }
+        }
+    }
+    files.into_iter().find_map(|file| {
+        if Path::new(&file).is_absolute()
+            || file.split('/').any(|p| p == ".." || p == "node_modules")
+        {
+            return None;
+        }
+        let source = std::fs::read_to_string(app_root.join(&file)).ok()?;
+        find_in_source(&file, &source, name)
+    })
+}
+
+/// Fills `kept_at` of every cluster whose holder is a variable the app declares.
+pub fn locate(clusters: &mut [RetainerCluster], app_root: &Path, first: &[String]) {
+    for cluster in clusters {
+        if let Some(name) = cluster.holder.variable() {
+            cluster.kept_at = find_in_app(app_root, first, name);
+        }
+    }
+}
+
+struct Finder<'s> {
+    source: &'s str,
+    name: &'s str,
+    declared: Option<(Span, String)>,
+    stores: Vec<(Span, String)>,
+}
+
+impl Finder<'_> {
+    /// Whether `e` names the holder: `name`, `globalThis.name`, `global.name`, `this.name`.
+    fn is_holder(&self, e: &Expression<'_>) -> bool {
+        match e {
+            Expression::Identifier(id) => id.name == self.name,
+            Expression::StaticMemberExpression(m) => {
+                m.property.name == self.name
+                    && matches!(&m.object, Expression::Identifier(o) if o.name == "globalThis" || o.name == "global")
+                    || m.property.name == self.name
+                        && matches!(m.object, Expression::ThisExpression(_))
+            }
+            _ => false,
+        }
+    }
+
+    fn short(&self, span: Span) -> String {
+        let text: String = self
+            .source
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.chars().count() > 60 {
+            let head: String = text.chars().take(57).collect();
+            format!("{head}…")
+        } else {
+            text
+        }
+    }
+}
+
+impl<'a> Visit<'a> for Finder<'_> {
+    fn visit_variable_declarator(&mut self, it: &VariableDeclarator<'a>) {
+        if self.declared.is_none() {
+            if let BindingPatternKind::BindingIdentifier(id) = &it.id.kind {
+                if id.name == self.name {
+                    let kind = it.kind.as_str();
+                    self.declared = Some((it.span, format!("{kind} {} = …", self.name)));
+                }
+            }
+        }
+        walk::walk_variable_declarator(self, it);
+    }
+
+    fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
+        if let Expression::StaticMemberExpression(m) = &it.callee {
+            let method = m.property.name.as_str();
+            if self.is_holder(&m.object)
+                && matches!(
+                    method,
+                    "set" | "push" | "add" | "unshift" | "splice" | "on" | "addListener" | "once"
+                )
+            {
+                let code = format!("{}.{method}(…)", self.short(m.object.span()));
+                self.stores.push((it.span, code));
+            }
+        }
+        walk::walk_call_expression(self, it);
+    }
+
+    fn visit_assignment_expression(&mut self, it: &AssignmentExpression<'a>) {
+        let target = match &it.left {
+            AssignmentTarget::ComputedMemberExpression(m) if self.is_holder(&m.object) => {
+                Some(format!("{}[…] = …", self.short(m.object.span())))
+            }
+            AssignmentTarget::StaticMemberExpression(m) if self.is_holder(&m.object) => Some(
+                format!("{}.{} = …", self.short(m.object.span()), m.property.name),
+            ),
+            AssignmentTarget::StaticMemberExpression(m)
+                if m.property.name == self.name
+                    && matches!(&m.object, Expression::Identifier(o) if o.name == "globalThis" || o.name == "global") =>
+            {
+                // `globalThis.name = […]` declares a global.
+                if self.declared.is_none() {
+                    self.declared = Some((it.span, format!("{} = …", self.short(m.span))));
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(code) = target {
+            self.stores.push((it.span, code));
+        }
+        walk::walk_assignment_expression(self, it);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_and_stores_of_the_holder_are_found() {
+        let source = "'use strict';\nconst express = require('express');\n\
+                      const recent = new Map();\nconst other = [];\n\
+                      app.post('/e', (req, res) => {\n  const event = req.body;\n  \
+                      recent.set(event.id, event);\n  other.push(1);\n  recent[k] = 2;\n});\n";
+        let kept = find_in_source("server.js", source, "recent").expect("found");
+        let declared = kept.declared_at.expect("declared");
+        assert_eq!((declared.line, declared.column), (3, 7));
+        assert_eq!(declared.code, "const recent = …");
+        let stores: Vec<(u32, &str)> = kept
+            .stored_at
+            .iter()
+            .map(|p| (p.line, p.code.as_str()))
+            .collect();
+        assert_eq!(stores, vec![(7, "recent.set(…)"), (9, "recent[…] = …")]);
+        assert_eq!(find_in_source("server.js", source, "missing"), None);
+        // Globals are declared by assignment.
+        let g = "globalThis.keep = [];\nfunction f(x) { globalThis.keep.push(x); }\n";
+        let kept = find_in_source("a.js", g, "keep").expect("found");
+        assert_eq!(kept.declared_at.map(|p| p.line), Some(1));
+        assert_eq!(kept.stored_at[0].code, "globalThis.keep.push(…)");
+    }
+
+    #[test]
+    fn the_app_is_searched_but_not_its_dependencies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("node_modules/lib")).unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("node_modules/lib/i.js"), "const bus = 1;\n").unwrap();
+        std::fs::write(
+            dir.path().join("src/bus.mjs"),
+            "\n\nexport const bus = new E();\n",
+        )
+        .unwrap();
+        let kept = find_in_app(dir.path(), &[], "bus").expect("found");
+        let at = kept.declared_at.expect("declared");
+        assert_eq!((at.file.as_str(), at.line), ("src/bus.mjs", 3));
+        assert_eq!(
+            find_in_app(dir.path(), &["../x.js".into()], "nothing"),
+            None
+        );
+    }
+}
