@@ -132,10 +132,9 @@ impl Finder<'_> {
         match e {
             Expression::Identifier(id) => id.name == self.name,
             Expression::StaticMemberExpression(m) => {
-                m.property.name == self.name
-                    && matches!(&m.object, Expression::Identifier(o) if o.name == "globalThis" || o.name == "global")
-                    || m.property.name == self.name
-                        && matches!(m.object, Expression::ThisExpression(_))
+                let global = matches!(&m.object, Expression::Identifier(o) if o.name == "globalThis" || o.name == "global");
+                let this = matches!(m.object, Expression::ThisExpression(_));
+                m.property.name == self.name && (global || this)
             }
             _ => false,
         }
