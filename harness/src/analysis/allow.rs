@@ -281,30 +281,27 @@ pub fn judge_allowed(
         let last = g.by_interval.last().copied().unwrap_or(0.0);
         g.exceeds && g.per_request - allowance > limit && last - allowance > limit
     };
-    let heap_exceeds = beyond(
-        &analysis.heap,
-        thresholds.max_heap_bytes_per_request,
-        heap_allowance,
-    );
-    let array_buffers_exceeds = beyond(
-        &analysis.array_buffers,
-        thresholds.max_array_buffer_bytes_per_request,
-        ab_allowance,
-    );
+    // Without a spec limit, the limit is the run's own floor (see `super::noise`).
+    let heap_limit = thresholds
+        .max_heap_bytes_per_request
+        .unwrap_or_else(|| analysis.heap.floor_per_request());
+    let ab_limit = thresholds
+        .max_array_buffer_bytes_per_request
+        .unwrap_or_else(|| analysis.array_buffers.floor_per_request());
+    let heap_exceeds = beyond(&analysis.heap, heap_limit, heap_allowance);
+    let array_buffers_exceeds = beyond(&analysis.array_buffers, ab_limit, ab_allowance);
     if heap_exceeds {
         reasons.push(format!(
             "the JS heap grows by {:.1} bytes per request (limit {} plus {:.1} for the allowed \
              leaks)",
-            analysis.heap.per_request, thresholds.max_heap_bytes_per_request, heap_allowance
+            analysis.heap.per_request, heap_limit, heap_allowance
         ));
     }
     if array_buffers_exceeds {
         reasons.push(format!(
             "array buffers grow by {:.1} bytes per request (limit {} plus {:.1} for the allowed \
              leaks)",
-            analysis.array_buffers.per_request,
-            thresholds.max_array_buffer_bytes_per_request,
-            ab_allowance
+            analysis.array_buffers.per_request, ab_limit, ab_allowance
         ));
     }
     let verdict = if reasons.is_empty() {

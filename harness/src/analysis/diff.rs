@@ -15,7 +15,9 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use super::collections::{CollectionFacts, CollectionSeries};
 use super::summary::summarize;
+use super::verdict::ENGINE_CLASSES;
 use crate::snapshot::{HeapGraph, NodeIndex};
 
 /// How many survivors of each class and interval are kept as examples (for retainer paths).
@@ -30,10 +32,30 @@ pub struct SnapshotFacts {
     pub edge_count: u64,
     /// Sum of self sizes.
     pub total_self_size: u64,
+    /// Sum of self sizes with V8's own classes ([`ENGINE_CLASSES`]) left out: what the app
+    /// keeps.
+    pub app_self_size: u64,
     /// Largest heap (odd) object id.
     pub max_heap_id: u32,
     #[serde(skip)]
     classes: HashMap<String, (u64, u64)>,
+    #[serde(skip)]
+    collections: CollectionFacts,
+}
+
+impl SnapshotFacts {
+    /// Facts with no class table, for series built by hand (tests, synthetic series).
+    pub fn from_totals(total_self_size: u64, app_self_size: u64, max_heap_id: u32) -> Self {
+        SnapshotFacts {
+            node_count: 0,
+            edge_count: 0,
+            total_self_size,
+            app_self_size,
+            max_heap_id,
+            classes: HashMap::new(),
+            collections: CollectionFacts::new(),
+        }
+    }
 }
 
 /// One class across the series.
@@ -88,6 +110,10 @@ pub struct Diff {
     pub snapshots: Vec<SnapshotFacts>,
     /// Every class seen in any snapshot, most survivors (after the first snapshot) first.
     pub classes: Vec<ClassSeries>,
+    /// The collections of the last snapshot that were present (and at least
+    /// [`super::collections::MIN_TRACKED_BYTES`]) in every snapshot from the second on.
+    #[serde(skip)]
+    pub collections: Vec<CollectionSeries>,
 }
 
 /// Builds a [`Diff`] one snapshot at a time, so only one graph is in memory at once.
@@ -104,7 +130,9 @@ impl DiffBuilder {
 
     /// Adds a snapshot that is not the last.
     pub fn add_earlier(&mut self, graph: &HeapGraph) {
-        self.earlier.push(facts_of(graph));
+        let mut facts = facts_of(graph);
+        facts.collections = super::collections::facts(graph);
+        self.earlier.push(facts);
     }
 
     /// How many snapshots were added so far.
@@ -119,7 +147,13 @@ impl DiffBuilder {
 
     /// Adds the last snapshot and compares the series.
     pub fn finish(self, last: &HeapGraph) -> Diff {
-        let mut snapshots = self.earlier;
+        self.compare(last)
+    }
+
+    /// Compares the series so far with `last` as its last snapshot, keeping the builder: a run
+    /// that extends adds `last` as an earlier snapshot afterwards.
+    pub fn compare(&self, last: &HeapGraph) -> Diff {
+        let mut snapshots = self.earlier.clone();
         let last_facts = facts_of(last);
         // Ids only grow; a series out of order would make every range empty. Keep the bounds
         // monotonic so that such input gives odd numbers, not a panic.
@@ -128,6 +162,9 @@ impl DiffBuilder {
             let prev = bounds.last().copied().unwrap_or(0);
             bounds.push(s.max_heap_id.max(prev));
         }
+        let earlier_collections: Vec<&CollectionFacts> =
+            snapshots.iter().map(|s| &s.collections).collect();
+        let collections = super::collections::series(&earlier_collections, last);
         snapshots.push(last_facts);
         let n = snapshots.len();
 
@@ -178,7 +215,11 @@ impl DiffBuilder {
             let new = |s: &ClassSeries| s.survivors.iter().skip(1).sum::<u64>();
             new(b).cmp(&new(a)).then(a.class.cmp(&b.class))
         });
-        Diff { snapshots, classes }
+        Diff {
+            snapshots,
+            classes,
+            collections,
+        }
     }
 }
 
@@ -195,11 +236,19 @@ fn empty_series(name: &str, n: usize) -> ClassSeries {
 
 fn facts_of(graph: &HeapGraph) -> SnapshotFacts {
     let summary = summarize(graph);
+    let engine: u64 = summary
+        .classes
+        .iter()
+        .filter(|c| ENGINE_CLASSES.contains(&c.class.as_str()))
+        .map(|c| c.self_size)
+        .sum();
     SnapshotFacts {
         node_count: summary.node_count,
         edge_count: summary.edge_count,
         total_self_size: summary.total_self_size,
+        app_self_size: summary.total_self_size.saturating_sub(engine),
         max_heap_id: graph.max_heap_id(),
+        collections: CollectionFacts::new(),
         classes: summary
             .classes
             .into_iter()

@@ -6,10 +6,13 @@
 
 pub mod allocations;
 pub mod allow;
+pub mod collections;
 pub mod diff;
 pub mod dominators;
+pub mod extend;
 pub mod fingerprint;
 pub mod keepers;
+pub mod noise;
 pub mod retainers;
 pub mod sampled;
 pub mod series;
@@ -25,4 +28,4 @@ pub use series::{Series, SeriesError, SnapshotFile};
 pub use summary::{summarize, ClassStat, Summary};
 pub mod verdict;
 
-pub use verdict::{judge, Analysis, CheckpointMemory, Suspect, Verdict};
+pub use verdict::{judge, Analysis, CheckpointMemory, DetectionFloor, Suspect, Verdict};

@@ -97,6 +97,34 @@ pub struct SpecJson {
     pub heap_growth_exceeds: Option<bool>,
     /// Whether array buffers' growth counted against its limit (after the allowed leaks).
     pub array_buffer_growth_exceeds: Option<bool>,
+    /// What this run would have caught: `{"requests_per_object", "objects_per_1k_requests",
+    /// "heap_bytes_per_request", "array_buffer_bytes_per_request"}` (`null` without a run).
+    pub detection_floor: Option<crate::analysis::DetectionFloor>,
+    /// The run's own noise the byte growth was judged against, bytes (`null` where a spec
+    /// limit replaced it or there were too few checkpoints).
+    pub noise_floor: Option<NoiseJson>,
+    /// Slope of the whole JS heap, V8's own classes included, bytes per request.
+    pub total_heap_bytes_per_request: Option<f64>,
+    /// The JS heap at each checkpoint with V8's own classes left out, bytes.
+    pub app_heap_bytes: Vec<u64>,
+    /// Each time the run went on past its planned checkpoints: `{"from_requests",
+    /// "to_requests", "reasons"}`.
+    pub extensions: Vec<crate::analysis::extend::Extension>,
+    /// Evidence still undecided when the run reached `max_requests`.
+    pub borderline: Vec<String>,
+    /// Collections that grow in proportion to the requests without new objects: `{"class",
+    /// "edge", "holder_class", "bytes_per_request", "elements_per_request",
+    /// "bytes_by_snapshot", "elements_by_snapshot", "retainer_path"}`, largest growth first.
+    pub collections: Vec<crate::analysis::collections::CollectionSuspect>,
+}
+
+/// The noise of one run.
+#[derive(Debug, Serialize)]
+pub struct NoiseJson {
+    /// The JS heap's noise, bytes.
+    pub heap_bytes: Option<f64>,
+    /// The array buffers' noise, bytes.
+    pub array_buffer_bytes: Option<f64>,
 }
 
 /// The JSON report of `leakgate run`.
@@ -132,6 +160,13 @@ impl SpecJson {
             allowed: Vec::new(),
             heap_growth_exceeds: None,
             array_buffer_growth_exceeds: None,
+            detection_floor: None,
+            noise_floor: None,
+            total_heap_bytes_per_request: None,
+            app_heap_bytes: Vec::new(),
+            extensions: Vec::new(),
+            borderline: Vec::new(),
+            collections: Vec::new(),
         };
         match &run.outcome {
             Err(e) => out.error = Some(e.to_string()),
@@ -182,6 +217,29 @@ impl SpecJson {
                     .unwrap_or_default();
                 out.heap_growth_exceeds = Some(m.analysis.heap.exceeds);
                 out.array_buffer_growth_exceeds = Some(m.analysis.array_buffers.exceeds);
+                let a = &m.analysis;
+                let noise = |g: &crate::analysis::verdict::Growth| match (g.limit, &g.windows) {
+                    (None, Some(w)) => Some(round2(w.noise_bytes)),
+                    _ => None,
+                };
+                let finite = |v: f64| if v.is_finite() { round2(v) } else { 0.0 };
+                out.detection_floor = Some(crate::analysis::DetectionFloor {
+                    requests_per_object: finite(a.detection_floor.requests_per_object),
+                    objects_per_1k_requests: finite(a.detection_floor.objects_per_1k_requests),
+                    heap_bytes_per_request: finite(a.detection_floor.heap_bytes_per_request),
+                    array_buffer_bytes_per_request: finite(
+                        a.detection_floor.array_buffer_bytes_per_request,
+                    ),
+                });
+                out.noise_floor = Some(NoiseJson {
+                    heap_bytes: noise(&a.heap),
+                    array_buffer_bytes: noise(&a.array_buffers),
+                });
+                out.total_heap_bytes_per_request = Some(round2(a.total_heap_bytes_per_request));
+                out.app_heap_bytes = a.app_heap_bytes.clone();
+                out.extensions = a.extensions.clone();
+                out.borderline = a.borderline.clone();
+                out.collections = a.collections.clone();
                 out.requests = m.session.load.requests;
                 out.failed_requests = m.session.load.failures();
                 out.checkpoints = m.series.memory.clone();

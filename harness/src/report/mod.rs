@@ -166,6 +166,33 @@ pub fn render_diff(files: &[String], diff: &Diff, growing: &[GrowingClass], top:
 /// How many suspects the text report lists.
 pub const TEXT_SUSPECTS: usize = 8;
 
+/// "This run would have caught ...": the detection floor of a run, and the noise it was
+/// measured against, in one sentence.
+pub fn detection_floor_sentence(a: &crate::analysis::Analysis) -> String {
+    let f = &a.detection_floor;
+    let bytes = |v: f64| {
+        if v.is_finite() {
+            format!("{v:.1}")
+        } else {
+            "(not measured)".to_string()
+        }
+    };
+    let noise = |g: &crate::analysis::verdict::Growth| match (&g.limit, &g.windows) {
+        (Some(limit), _) => format!("limit {limit} from `assert:`"),
+        (None, Some(w)) => format!("noise {}", human_bytes(w.noise_bytes)),
+        (None, None) => "no noise measured".to_string(),
+    };
+    format!(
+        "detection floor: this run would have caught leaks of >= 1 object per {:.0} requests \
+         and >= {} heap bytes per request ({}) or {} array-buffer bytes per request ({})",
+        f.requests_per_object,
+        bytes(f.heap_bytes_per_request),
+        noise(&a.heap),
+        bytes(f.array_buffer_bytes_per_request),
+        noise(&a.array_buffers),
+    )
+}
+
 /// The text report of one run.
 pub fn render_run(run: &SpecRun) -> String {
     let mut out = String::new();
@@ -200,11 +227,35 @@ pub fn render_run(run: &SpecRun) -> String {
     );
     let _ = writeln!(
         out,
-        "  heap {:+.1} B/request, array buffers {:+.1} B/request",
-        a.heap.per_request, a.array_buffers.per_request
+        "  heap {:+.1} B/request (V8's own classes left out; {:+.1} with them), array buffers {:+.1} B/request",
+        a.heap.per_request, a.total_heap_bytes_per_request, a.array_buffers.per_request
     );
+    let _ = writeln!(out, "  {}", detection_floor_sentence(a));
+    for e in &a.extensions {
+        let _ = writeln!(
+            out,
+            "  extended from {} to {} requests: {}",
+            e.from_requests,
+            e.to_requests,
+            e.reasons.join("; ")
+        );
+    }
+    for reason in &a.borderline {
+        let _ = writeln!(out, "  - undecided at the request limit: {reason}");
+    }
     for reason in &a.reasons {
         let _ = writeln!(out, "  - {reason}");
+    }
+    for c in &a.collections {
+        let _ = writeln!(
+            out,
+            "  collection `{}` ({}) grows by {:.1} B/request, {:.3} elements/request, held by {}",
+            c.edge,
+            c.class,
+            c.bytes_per_request,
+            c.elements_per_request,
+            c.retainer_path.as_deref().unwrap_or(&c.holder_class)
+        );
     }
     if !a.suspects.is_empty() {
         let _ = writeln!(

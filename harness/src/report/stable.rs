@@ -63,11 +63,11 @@ pub fn render_stable(spec: &Spec, run: &SpecRun) -> String {
 /// of at least 40% as many of its objects as the main holder, over all paths), and which
 /// request kinds leak. Counts and sizes are left out; paths without a variable a developer
 /// wrote (V8's own roots) are left out too.
-pub fn retainer_lines(spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
+pub fn retainer_lines(_spec: &Spec, m: &crate::runner::Measured) -> Vec<String> {
     let mut lines = Vec::new();
     let suspects = robust_suspects(
         &m.analysis.suspects,
-        spec.assert.max_survivors_per_1k_requests,
+        m.analysis.detection_floor.objects_per_1k_requests,
     );
     for (class, _) in suspects {
         // Holders summed over the classes shown as this one.
@@ -137,8 +137,9 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
         "array buffer growth: {}",
         growth_words(&a.array_buffers)
     );
+    let _ = writeln!(out, "detection floor: {}", floor_words(a));
     let (open, allowed) = allowed_apart(m);
-    let suspects = robust_suspects(&open, spec.assert.max_survivors_per_1k_requests);
+    let suspects = robust_suspects(&open, a.detection_floor.objects_per_1k_requests);
     if suspects.is_empty() {
         let _ = writeln!(out, "suspects: none");
     } else {
@@ -169,10 +170,23 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
                 .filter(|s| leak.classes.contains(&s.class))
                 .cloned()
                 .collect();
-            for (class, per_1k) in robust_suspects(&mine, spec.assert.max_survivors_per_1k_requests)
+            for (class, per_1k) in robust_suspects(&mine, a.detection_floor.objects_per_1k_requests)
             {
                 let _ = writeln!(out, "    {class}: {}", rate_words(per_1k / 1000.0));
             }
+        }
+    }
+    if !a.collections.is_empty() {
+        let mut names: Vec<String> = a
+            .collections
+            .iter()
+            .map(|c| format!("`{}` ({})", c.edge, c.class))
+            .collect();
+        names.sort();
+        names.dedup();
+        let _ = writeln!(out, "growing collections:");
+        for name in names {
+            let _ = writeln!(out, "  {name}");
         }
     }
     if !retainers.is_empty() {
@@ -243,6 +257,40 @@ pub fn rate_words(per_request: f64) -> String {
     }
 }
 
+/// The detection floor as words: the class rate on the 1-2-5 periods, and for a clean verdict
+/// the bytes per request on the 1-2-5 series rounded up (a leak's own unevenness raises the
+/// byte noise of a leaking run, so its byte floor is left out).
+pub fn floor_words(a: &crate::analysis::Analysis) -> String {
+    let f = &a.detection_floor;
+    let mut words = format!("objects {}", rate_words(f.objects_per_1k_requests / 1000.0));
+    if a.verdict == crate::analysis::Verdict::Clean {
+        for (what, bytes) in [
+            ("js heap", f.heap_bytes_per_request),
+            ("array buffers", f.array_buffer_bytes_per_request),
+        ] {
+            let _ = write!(words, ", {what} {}", bytes_ceiling_words(bytes));
+        }
+    }
+    words
+}
+
+/// Bytes per request as the next value of the 1-2-5 series: `10 B per request`.
+pub fn bytes_ceiling_words(bytes: f64) -> String {
+    if !bytes.is_finite() {
+        return "not measured".to_string();
+    }
+    let mut nice = 1.0;
+    for _ in 0..30 {
+        for m in [1.0, 2.0, 5.0] {
+            if bytes <= nice * m {
+                return format!("{} B per request", nice * m);
+            }
+        }
+        nice *= 10.0;
+    }
+    format!("{bytes:.0} B per request")
+}
+
 /// A growth as words: "above limit" when the verdict found it over its limit (see
 /// [`crate::analysis::verdict`]), "below limit" otherwise.
 pub fn growth_words(growth: &Growth) -> &'static str {
@@ -306,11 +354,21 @@ mod tests {
     }
 
     #[test]
+    fn byte_floors_round_up_on_the_1_2_5_series() {
+        assert_eq!(bytes_ceiling_words(8.2), "10 B per request");
+        assert_eq!(bytes_ceiling_words(10.0), "10 B per request");
+        assert_eq!(bytes_ceiling_words(0.4), "1 B per request");
+        assert_eq!(bytes_ceiling_words(130.0), "200 B per request");
+        assert_eq!(bytes_ceiling_words(f64::INFINITY), "not measured");
+    }
+
+    #[test]
     fn growth_is_judged_against_its_limit() {
         let g = |exceeds| Growth {
             per_request: 100.0,
             by_interval: vec![],
             exceeds,
+            ..Growth::default()
         };
         assert_eq!(growth_words(&g(false)), "below limit");
         assert_eq!(growth_words(&g(true)), "above limit");

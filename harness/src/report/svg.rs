@@ -196,10 +196,25 @@ fn fitted(xs: &[f64], ys: &[f64], slope: f64) -> Option<((f64, f64), (f64, f64))
     Some((at(xs[0]), at(xs[xs.len() - 1])))
 }
 
+/// The growth per request a measure was judged against: the spec's limit, or the run's floor.
+fn limit_of(growth: &crate::analysis::verdict::Growth, limit: Option<f64>) -> f64 {
+    let floor = limit.unwrap_or_else(|| growth.floor_per_request());
+    if floor.is_finite() {
+        floor
+    } else {
+        0.0
+    }
+}
+
 fn render_chart(c: &Chart) -> String {
     let a = c.analysis;
     let xs: Vec<f64> = c.memory.iter().map(|m| m.requests as f64).collect();
-    let heap: Vec<f64> = c.memory.iter().map(|m| m.heap_bytes as f64).collect();
+    // The JS heap as judged: V8's own classes left out (see `analysis::verdict`).
+    let heap: Vec<f64> = if a.app_heap_bytes.len() == c.memory.len() {
+        a.app_heap_bytes.iter().map(|&b| b as f64).collect()
+    } else {
+        c.memory.iter().map(|m| m.heap_bytes as f64).collect()
+    };
     let buffers: Vec<f64> = c
         .memory
         .iter()
@@ -221,11 +236,14 @@ fn render_chart(c: &Chart) -> String {
     };
     let (heap_axis, heap_unit) = byte_axis(
         &with_fit(&heap, heap_fit),
-        c.thresholds.max_heap_bytes_per_request * measured,
+        limit_of(&a.heap, c.thresholds.max_heap_bytes_per_request) * measured,
     );
     let (buffer_axis, buffer_unit) = byte_axis(
         &with_fit(&buffers, buffer_fit),
-        c.thresholds.max_array_buffer_bytes_per_request * measured,
+        limit_of(
+            &a.array_buffers,
+            c.thresholds.max_array_buffer_bytes_per_request,
+        ) * measured,
     );
     let px = |x: f64| x_axis.map(x, LEFT, RIGHT);
     let py_heap = |y: f64| heap_axis.map(y, BOTTOM, TOP);
@@ -438,6 +456,7 @@ mod tests {
             per_request,
             by_interval: Vec::new(),
             exceeds: false,
+            ..Growth::default()
         }
     }
 
@@ -459,6 +478,17 @@ mod tests {
             array_buffers: growth(-0.04),
             suspects: Vec::new(),
             reasons: Vec::new(),
+            total_heap_bytes_per_request: 100.0,
+            app_heap_bytes: Vec::new(),
+            detection_floor: crate::analysis::DetectionFloor {
+                requests_per_object: 500.0,
+                objects_per_1k_requests: 2.0,
+                heap_bytes_per_request: 8.0,
+                array_buffer_bytes_per_request: 8.0,
+            },
+            borderline: Vec::new(),
+            collections: Vec::new(),
+            extensions: Vec::new(),
         };
         let memory = [
             memory(0, 5_000_000, 10_000),

@@ -162,13 +162,11 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
 
     let plan = Plan::of(spec);
     let dir = work_dir(spec, &plan.label, options)?;
-    let session = runtime.block_on(session::run(spec, &plan, options, &dir.path))?;
-
-    let t = Instant::now();
-    let mut series = Series::read(&session.snapshots)?;
+    let (session, mut series, mut analysis, analysis_secs) =
+        runtime.block_on(run_deciding(spec, &plan, options, &dir.path))?;
     series.source_maps = session.source_maps.clone();
-    let analysis = series.judge(&spec.assert);
-    let analysis_secs = t.elapsed().as_secs_f64();
+    // The holders of growing collections, for the report (cheap when there are none).
+    crate::analysis::collections::explain(&series.last, &mut analysis.collections);
 
     let t = Instant::now();
     let keep = match options.keep_snapshots {
@@ -276,6 +274,59 @@ fn judge_allowed(
         j.apply_to(analysis);
     }
     (fingerprints, judgement)
+}
+
+/// The main session: the plan's checkpoints, then, while the evidence is borderline, more
+/// (see [`crate::analysis::extend`]) up to the spec's `max_requests`. The series is read and
+/// judged after the planned checkpoints and after each added one; the last reading is the
+/// run's. Returns the record, the series, its analysis (with the extensions made) and the
+/// seconds spent reading and judging.
+async fn run_deciding(
+    spec: &Spec,
+    plan: &Plan,
+    options: &RunOptions,
+    dir: &std::path::Path,
+) -> Result<(SessionRecord, Series, Analysis, f64), RunError> {
+    use crate::analysis::extend::{next_step, Extension, Step};
+    let mut session = session::Session::start(spec, plan, options, dir).await?;
+    session.warm_up(plan.warmup).await?;
+    session.checkpoint().await?;
+    for &at in &plan.checkpoints {
+        session.advance_to(at).await?;
+        session.checkpoint().await?;
+    }
+    let mut extensions = Vec::new();
+    let mut analysis_secs = 0.0;
+    loop {
+        let t = Instant::now();
+        let series = Series::read(session.snapshots())?;
+        let mut analysis = series.judge(&spec.assert);
+        analysis_secs += t.elapsed().as_secs_f64();
+        let done = session.measured_requests();
+        match next_step(&analysis, done, spec.max_requests) {
+            Step::Decided => {
+                analysis.extensions = extensions;
+                return Ok((session.finish().await, series, analysis, analysis_secs));
+            }
+            Step::Extend { to, reasons } => {
+                if options.progress {
+                    eprintln!(
+                        "leakgate: {}: borderline, going on to {to} requests: {}",
+                        spec.name,
+                        reasons.join("; ")
+                    );
+                }
+                extensions.push(Extension {
+                    from_requests: done,
+                    to_requests: to,
+                    reasons,
+                });
+                drop(series);
+                session.advance_to(to).await?;
+                session.checkpoint().await?;
+            }
+        }
+    }
 }
 
 /// Runs one plan of `spec` on its own (boot to the last checkpoint) and reads its series; the

@@ -210,6 +210,11 @@ impl Session {
         self.done
     }
 
+    /// The snapshots written so far, in time order.
+    pub fn snapshots(&self) -> &[SnapshotFile] {
+        &self.record.snapshots
+    }
+
     /// Sends measured requests until `requests` have been sent in all.
     pub async fn advance_to(&mut self, requests: u64) -> Result<LoadStats, RunError> {
         if requests <= self.done {

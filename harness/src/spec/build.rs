@@ -14,10 +14,9 @@ use super::locate::Cx;
 use super::templates::{self, Part};
 use super::{
     parse_duration, AppCommand, AppSpec, Expectation, Explain, Spec, SpecError, SpecLines,
-    Thresholds, DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST, DEFAULT_MAX_HEAP_BYTES_PER_REQUEST,
-    DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS, DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_WARMUP, MAX_CHECKPOINTS, MAX_CONCURRENCY, MAX_REQUESTS, METHODS, MIN_CHECKPOINTS,
+    Thresholds, DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY, DEFAULT_EXTENSION_FACTOR,
+    DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP, MAX_CHECKPOINTS,
+    MAX_CONCURRENCY, MAX_REQUESTS, METHODS, MIN_CHECKPOINTS,
 };
 use crate::load::{
     BodyTemplate, Capture, CaptureSource, LoadConfig, RequestTemplate, StatusPattern,
@@ -31,6 +30,7 @@ pub(super) struct RawSpec {
     app: RawApp,
     load: RawLoad,
     checkpoints: Option<Vec<Spanned<u64>>>,
+    max_requests: Option<Spanned<u64>>,
     assert: Option<RawAssert>,
     expect: Option<Spanned<String>>,
     slow: Option<bool>,
@@ -195,15 +195,20 @@ impl Cx<'_> {
             Some(list) => self.checkpoints(list)?,
         };
         let assert = self.thresholds(raw.assert)?;
-        if let Err(close) = super::power::check(&checkpoints, assert.max_survivors_per_1k_requests)
-        {
+        let power = match assert.max_survivors_per_1k_requests {
+            Some(rate) => super::power::check(&checkpoints, rate),
+            None => Ok(()),
+        };
+        if let Err(close) = power {
             let [a, b, c] = close.suggestion;
             let message = format!(
                 "`checkpoints` are too close for `assert.max_survivors_per_1k_requests` ({}): \
                  a class leaking at that rate leaves {:.2} objects in the smallest interval \
                  ({} requests), so one stray object would read as a leak; use intervals of at \
                  least {a} requests, e.g. `checkpoints: [{a}, {b}, {c}]`",
-                assert.max_survivors_per_1k_requests, close.survivors, close.smallest_interval
+                assert.max_survivors_per_1k_requests.unwrap_or_default(),
+                close.survivors,
+                close.smallest_interval
             );
             let at = self
                 .index
@@ -211,6 +216,21 @@ impl Cx<'_> {
                 .unwrap_or(self.key_or_top("assert.max_survivors_per_1k_requests"));
             return self.fail(at, message);
         }
+        let last = checkpoints.last().copied().unwrap_or(0);
+        let max_requests = match raw.max_requests {
+            None => last
+                .saturating_mul(DEFAULT_EXTENSION_FACTOR)
+                .min(MAX_REQUESTS.max(last)),
+            Some(m) if m.value >= last => m.value,
+            Some(m) => {
+                let message = format!(
+                    "`max_requests` must be at least the last checkpoint, {last} (found {}); \
+                     set it to {last} to never extend a run",
+                    m.value
+                );
+                return self.fail(m.referenced, message);
+            }
+        };
         let line_of = |key| self.index.key(key).map_or(1, |at| Self::position(at).0);
         Ok(Spec {
             name,
@@ -219,6 +239,7 @@ impl Cx<'_> {
             warmup: self.warmup(raw.load.warmup.take())?,
             load: self.load(raw.load)?,
             checkpoints,
+            max_requests,
             assert,
             expect,
             slow: raw.slow.unwrap_or(false),
@@ -783,9 +804,9 @@ impl Cx<'_> {
         let Some(raw) = raw else {
             return Ok(Thresholds::default());
         };
-        let limit = |v: Option<Spanned<f64>>, key: &str, default: f64| match v {
-            None => Ok(default),
-            Some(v) if v.value.is_finite() && v.value >= 0.0 => Ok(v.value),
+        let limit = |v: Option<Spanned<f64>>, key: &str| match v {
+            None => Ok(None),
+            Some(v) if v.value.is_finite() && v.value >= 0.0 => Ok(Some(v.value)),
             Some(v) => {
                 let found = v.value;
                 let message =
@@ -793,24 +814,18 @@ impl Cx<'_> {
                 self.fail(v.referenced, message)
             }
         };
-        use DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST as ARRAY_BUFFER;
-        use DEFAULT_MAX_HEAP_BYTES_PER_REQUEST as HEAP;
-        use DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS as SURVIVORS;
         Ok(Thresholds {
             max_heap_bytes_per_request: limit(
                 raw.max_heap_bytes_per_request,
                 "max_heap_bytes_per_request",
-                HEAP,
             )?,
             max_array_buffer_bytes_per_request: limit(
                 raw.max_array_buffer_bytes_per_request,
                 "max_array_buffer_bytes_per_request",
-                ARRAY_BUFFER,
             )?,
             max_survivors_per_1k_requests: limit(
                 raw.max_survivors_per_1k_requests,
                 "max_survivors_per_1k_requests",
-                SURVIVORS,
             )?,
             ignore_classes: raw.ignore_classes.unwrap_or_default(),
             allow: self.allow_entries(raw.allow.unwrap_or_default())?,

@@ -57,17 +57,17 @@ pub const MIN_CHECKPOINTS: usize = 3;
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one request may take before it counts as failed.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retained JS heap growth allowed per measured request, in bytes.
-pub const DEFAULT_MAX_HEAP_BYTES_PER_REQUEST: f64 = 64.0;
-/// Retained `ArrayBuffer` backing-store growth allowed per measured request, in bytes.
-pub const DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST: f64 = 64.0;
-/// Per-class survivors per 1000 requests above which a class is reported as a suspect.
+/// The per-class rate (survivors per 1000 requests) that was the default limit before each run
+/// measured its own floor; used where a stored report carries no detection floor.
 pub const DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS: f64 = 5.0;
 /// The largest accepted `load.warmup` and last checkpoint: ten million requests, over an
 /// hour of load for most apps. Larger values are typos, and would run until killed.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 /// The most checkpoints a spec may list (each is a heap snapshot).
 pub const MAX_CHECKPOINTS: usize = 100;
+/// How many times the last checkpoint a run may extend to when its evidence is borderline
+/// (`max_requests` unset).
+pub const DEFAULT_EXTENSION_FACTOR: u64 = 8;
 /// HTTP methods a request may use.
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -109,6 +109,9 @@ pub struct Spec {
     pub warmup: u64,
     /// Measured requests after warm-up at which to snapshot; at least 3, strictly increasing.
     pub checkpoints: Vec<u64>,
+    /// Measured requests a run may extend to, with more checkpoints, when its evidence is
+    /// borderline (see [`crate::analysis::extend`]); the last checkpoint: never extend.
+    pub max_requests: u64,
     /// Growth limits.
     pub assert: Thresholds,
     /// Whether the app is expected to be clean or to leak.
@@ -151,30 +154,21 @@ pub struct AppSpec {
 }
 
 /// Limits on growth per request; exceeding one fails a `clean` spec.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Thresholds {
-    /// Retained JS heap bytes per measured request.
-    pub max_heap_bytes_per_request: f64,
-    /// Retained `ArrayBuffer` bytes per measured request.
-    pub max_array_buffer_bytes_per_request: f64,
-    /// Per-class survivors per 1000 requests above which a class is a suspect.
-    pub max_survivors_per_1k_requests: f64,
+    /// Retained JS heap bytes per measured request; `None`: judged against the run's own
+    /// noise (see [`crate::analysis::noise`]).
+    pub max_heap_bytes_per_request: Option<f64>,
+    /// Retained `ArrayBuffer` bytes per measured request; `None`: the run's own noise.
+    pub max_array_buffer_bytes_per_request: Option<f64>,
+    /// Per-class survivors per 1000 requests above which a class is a suspect; `None`: a
+    /// class must retain at least [`crate::analysis::noise::MIN_SURVIVORS_PER_WINDOW`] new
+    /// objects in each of two windows, in proportion to their requests.
+    pub max_survivors_per_1k_requests: Option<f64>,
     /// Class names never reported as suspects.
     pub ignore_classes: Vec<String>,
     /// Known leaks allowed by fingerprint (`assert.allow`), each within its budget.
     pub allow: Vec<crate::analysis::AllowEntry>,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            max_heap_bytes_per_request: DEFAULT_MAX_HEAP_BYTES_PER_REQUEST,
-            max_array_buffer_bytes_per_request: DEFAULT_MAX_ARRAY_BUFFER_BYTES_PER_REQUEST,
-            max_survivors_per_1k_requests: DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS,
-            ignore_classes: Vec::new(),
-            allow: Vec::new(),
-        }
-    }
 }
 
 /// What a run must find for the spec to pass.

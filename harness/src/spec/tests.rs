@@ -202,9 +202,9 @@ report_snapshot: false
     assert_eq!(
         spec.assert,
         Thresholds {
-            max_heap_bytes_per_request: 32.0,
-            max_array_buffer_bytes_per_request: 16.5,
-            max_survivors_per_1k_requests: 2.0,
+            max_heap_bytes_per_request: Some(32.0),
+            max_array_buffer_bytes_per_request: Some(16.5),
+            max_survivors_per_1k_requests: Some(2.0),
             ignore_classes: vec!["Timeout".into(), "TLSSocket".into()],
             allow: vec![],
         }
@@ -242,9 +242,11 @@ fn defaults() {
     assert_eq!(spec.load.request_timeout, Duration::from_secs(10));
     assert_eq!(spec.checkpoints, [2000, 4000, 6000]);
     assert_eq!(spec.assert, Thresholds::default());
-    assert_eq!(spec.assert.max_heap_bytes_per_request, 64.0);
-    assert_eq!(spec.assert.max_array_buffer_bytes_per_request, 64.0);
-    assert_eq!(spec.assert.max_survivors_per_1k_requests, 5.0);
+    // No limits: each run is judged against its own noise.
+    assert_eq!(spec.assert.max_heap_bytes_per_request, None);
+    assert_eq!(spec.assert.max_array_buffer_bytes_per_request, None);
+    assert_eq!(spec.assert.max_survivors_per_1k_requests, None);
+    assert_eq!(spec.max_requests, 6000 * DEFAULT_EXTENSION_FACTOR);
     assert_eq!(spec.expect, Expectation::Clean);
     assert!(!spec.slow);
     assert!(spec.report_snapshot);
@@ -337,7 +339,11 @@ fn errors_point_at_the_offending_key_or_value() {
         ),
         (
             minimal_with("chekpoints: [1, 2, 3]\n"),
-            "5:1: unknown key `chekpoints` at the top level; valid keys: name, app, load, checkpoints, assert, expect, slow, report_snapshot, explain".into(),
+            "5:1: unknown key `chekpoints` at the top level; valid keys: name, app, load, checkpoints, max_requests, assert, expect, slow, report_snapshot, explain".into(),
+        ),
+        (
+            minimal_with("max_requests: 5000\n"),
+            "5:15: `max_requests` must be at least the last checkpoint, 6000 (found 5000); set it to 6000 to never extend a run".into(),
         ),
         (
             "app: {script: ../app/server.js}\nload:\n  requests:\n    - {path: /o, jsn: 1}\n".into(),
