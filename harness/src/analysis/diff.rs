@@ -380,15 +380,10 @@ mod tests {
         Diff {
             snapshots: max_ids
                 .iter()
-                .map(|&max_heap_id| SnapshotFacts {
-                    node_count: 0,
-                    edge_count: 0,
-                    total_self_size: 0,
-                    max_heap_id,
-                    classes: HashMap::new(),
-                })
+                .map(|&max_heap_id| SnapshotFacts::from_totals(0, 0, max_heap_id))
                 .collect(),
             classes: Vec::new(),
+            collections: Vec::new(),
         }
     }
 
