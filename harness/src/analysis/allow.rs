@@ -409,6 +409,7 @@ mod tests {
             per_request,
             by_interval: vec![per_request, per_request],
             exceeds: per_request > 64.0,
+            ..Growth::default()
         }
     }
 
@@ -430,12 +431,26 @@ mod tests {
             array_buffers: growth(0.0),
             suspects,
             reasons: vec!["leak".into()],
+            total_heap_bytes_per_request: heap,
+            app_heap_bytes: Vec::new(),
+            detection_floor: crate::analysis::DetectionFloor {
+                requests_per_object: 200.0,
+                objects_per_1k_requests: 5.0,
+                heap_bytes_per_request: 64.0,
+                array_buffer_bytes_per_request: 64.0,
+            },
+            borderline: Vec::new(),
+            collections: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 
     fn thresholds(allow: Vec<AllowEntry>) -> Thresholds {
         Thresholds {
             allow,
+            max_heap_bytes_per_request: Some(64.0),
+            max_array_buffer_bytes_per_request: Some(64.0),
+            max_survivors_per_1k_requests: Some(5.0),
             ..Thresholds::default()
         }
     }

@@ -213,7 +213,7 @@ fn assert_limits_override_the_noise_floor() {
         max_heap_bytes_per_request: Some(64.0),
         max_array_buffer_bytes_per_request: Some(64.0),
         max_survivors_per_1k_requests: Some(5.0),
-        ignore_classes: vec![],
+        ..Thresholds::default()
     };
     // 12 B per request: a leak against the noise, within a 64 B limit.
     let (diff, memory) = series(

@@ -203,7 +203,6 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
     let explain_secs = t.elapsed().as_secs_f64();
 
     // The last step of judging: fingerprints, then the spec's allowed leaks.
-    let mut analysis = analysis;
     let (fingerprints, allow) = judge_allowed(spec, &series, &mut analysis, &explanation);
 
     let mut kept_snapshots: Vec<PathBuf> =
