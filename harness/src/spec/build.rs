@@ -15,8 +15,8 @@ use super::templates::{self, Part};
 use super::{
     parse_duration, AppCommand, AppSpec, Expectation, Explain, Spec, SpecError, SpecLines,
     Thresholds, DEFAULT_CHECKPOINTS, DEFAULT_CONCURRENCY, DEFAULT_EXTENSION_FACTOR,
-    DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP, MAX_CHECKPOINTS,
-    MAX_CONCURRENCY, MAX_REQUESTS, METHODS, MIN_CHECKPOINTS,
+    DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS, DEFAULT_READY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_WARMUP, MAX_CHECKPOINTS, MAX_CONCURRENCY, MAX_REQUESTS, METHODS, MIN_CHECKPOINTS,
 };
 use crate::load::{
     BodyTemplate, Capture, CaptureSource, LoadConfig, RequestTemplate, StatusPattern,
@@ -195,10 +195,12 @@ impl Cx<'_> {
             Some(list) => self.checkpoints(list)?,
         };
         let assert = self.thresholds(raw.assert)?;
-        let power = match assert.max_survivors_per_1k_requests {
-            Some(rate) => super::power::check(&checkpoints, rate),
-            None => Ok(()),
-        };
+        // Without a limit, intervals must still be long enough for the rate earlier versions
+        // used as the default.
+        let rate = assert
+            .max_survivors_per_1k_requests
+            .unwrap_or(DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS);
+        let power = super::power::check(&checkpoints, rate);
         if let Err(close) = power {
             let [a, b, c] = close.suggestion;
             let message = format!(
@@ -206,9 +208,7 @@ impl Cx<'_> {
                  a class leaking at that rate leaves {:.2} objects in the smallest interval \
                  ({} requests), so one stray object would read as a leak; use intervals of at \
                  least {a} requests, e.g. `checkpoints: [{a}, {b}, {c}]`",
-                assert.max_survivors_per_1k_requests.unwrap_or_default(),
-                close.survivors,
-                close.smallest_interval
+                rate, close.survivors, close.smallest_interval
             );
             let at = self
                 .index
