@@ -227,18 +227,8 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// Every process below `root` now, by parent links.
 fn descendants(root: u32) -> Vec<Tracked> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut children: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in super::owner::proc_pids() {
         if let Some((parent, start)) = stat_of(pid) {
             children.entry(parent).or_default().push((pid, start));
         }

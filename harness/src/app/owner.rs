@@ -45,20 +45,21 @@ fn parse_tcp_table(text: &str) -> Vec<(u64, u16)> {
 }
 
 /// Every process id and its parent, from `/proc/PID/stat`.
+/// The pids of every process now, from the numbered folders of `/proc`.
+pub(crate) fn proc_pids() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect()
+}
+
 fn parents() -> BTreeMap<u32, u32> {
     let mut map = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return map;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+    for pid in proc_pids() {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
         // `PID (COMM) STATE PPID ...`; COMM may hold spaces and parentheses.
