@@ -20,10 +20,15 @@
 //! A sample names no heap object: its `nodeId` is a node of the profile's own call tree and
 //! its ordinal is not a heap-snapshot id, so it cannot be matched to a snapshot's object.
 //! What ties samples to the suspect classes is the size: a sample of an object of `size`
-//! bytes is shared among the suspect classes that have survivors of exactly that self size,
-//! in proportion to how many they have (V8 allocates an object at its final size once slack
-//! tracking is over, which the warm-up sees to). Samples of a size no suspect has stay with
-//! the leak as a whole.
+//! bytes is shared among the suspect classes that have survivors of exactly that self size
+//! (V8 allocates an object at its final size once slack tracking is over, which the warm-up
+//! sees to). Several sizes can give the same reported bytes (at 2048, 32 × 65 = 40 × 52 = 2080:
+//! a 32-byte string and a 40-byte object read alike), so a sample is shared in proportion to
+//! how many samples each holder is expected to draw: its survivors of that size times the
+//! chance `1 - exp(-size / interval)` that one of them is sampled. Samples of a size no
+//! suspect has stay with the leak as a whole.
+//!
+//! Only JavaScript objects are matched to smaller survivors (see [`MAX_TRIMMED`]).
 //!
 //! The site of a sample is chosen as for traced objects ([`super::allocations`]): the innermost
 //! frame in the app's own code. Frames are functions, positioned where the function is
@@ -182,8 +187,12 @@ impl Profile {
 
 /// How many objects one sample of an object of `size` bytes stands for, as V8 rounds it.
 pub fn count_of(size: u64, interval: u64) -> u64 {
-    let p = 1.0 - (-(size.max(1) as f64) / interval.max(1) as f64).exp();
-    (1.0 / p + 0.5) as u64
+    (1.0 / sampling_chance(size, interval) + 0.5) as u64
+}
+
+/// The chance that an object of `size` bytes is sampled at `interval`.
+fn sampling_chance(size: u64, interval: u64) -> f64 {
+    1.0 - (-(size.max(1) as f64) / interval.max(1) as f64).exp()
 }
 
 /// The object sizes (multiples of 4, the smallest heap alignment) whose sample V8 reports as
@@ -284,7 +293,7 @@ pub fn sampled_sites(
         .iter()
         .filter(|s| s.ordinal > low && s.ordinal <= high)
     {
-        let Some(place) = *site_of_stack.entry(s.stack).or_insert_with(|| {
+        let place = *site_of_stack.entry(s.stack).or_insert_with(|| {
             let stack = &last.stacks[s.stack];
             let frame = choose_site(stack, |f: &Frame| f.script.as_str(), &roots)?;
             let file = display_file(&frame.script, &roots);
@@ -319,16 +328,16 @@ pub fn sampled_sites(
                 }
                 places.len() - 1
             }))
-        }) else {
-            continue;
-        };
+        });
         // `s.size` is the bytes this sample stands for; its objects' size is one of these.
         let candidates = object_sizes(s.size, interval);
         let bytes = s.size as f64;
-        let o = &mut overall[place];
-        o.0 += candidates.first().map_or(1.0, |&c| bytes / c as f64);
-        o.1 += bytes;
-        o.2 += 1;
+        if let Some(place) = place {
+            let o = &mut overall[place];
+            o.0 += candidates.first().map_or(1.0, |&c| bytes / c as f64);
+            o.1 += bytes;
+            o.2 += 1;
+        }
         // (class, its survivors' size, the sampled size, how many survivors of that size)
         let mut holders: Vec<(usize, u64, u64, u64)> = sizes
             .iter()
@@ -343,9 +352,12 @@ pub fn sampled_sites(
             // V8 trims the unused in-object fields of objects once it has seen enough of a
             // shape (slack tracking), so an object can be smaller in the snapshot than when it
             // was sampled: then the sample goes to survivors up to `MAX_TRIMMED` bytes smaller.
+            // Only JavaScript objects are trimmed: strings, numbers and V8's other internal
+            // kinds (the classes in parentheses) keep the size they were allocated at.
             holders = sizes
                 .iter()
                 .enumerate()
+                .filter(|(c, _)| !suspects[*c].class.starts_with('('))
                 .flat_map(|(c, m)| {
                     candidates.iter().flat_map(move |&size| {
                         m.iter()
@@ -355,10 +367,14 @@ pub fn sampled_sites(
                 })
                 .collect();
         }
-        let total: u64 = holders.iter().map(|h| h.3).sum();
+        // Each holder's weight: the samples it is expected to draw at this size.
+        let weight = |sampled: u64, n: u64| n as f64 * sampling_chance(sampled, interval);
+        let total: f64 = holders.iter().map(|h| weight(h.2, h.3)).sum();
+        let Some(place) = place else {
+            continue;
+        };
         for (c, size, sampled, n) in holders {
-            let share = n as f64 / total as f64;
-            let objects = share * bytes / sampled as f64;
+            let objects = weight(sampled, n) / total * bytes / sampled as f64;
             let e = &mut per_class[c][place];
             // Counted at the survivors' size.
             e.0 += objects;
@@ -367,12 +383,12 @@ pub fn sampled_sites(
             class_samples[c] += 1;
         }
     }
-
     let ranked = |totals: &[(f64, f64, u64)]| -> Vec<AllocationSite> {
         let mut out: Vec<AllocationSite> = totals
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.2 > 0)
+            // A site must stand for one object at least: slivers of shared samples are not sites.
+            .filter(|(_, t)| t.2 > 0 && t.0 >= 0.5)
             .map(|(i, t)| AllocationSite {
                 count: t.0.round() as u64,
                 bytes: t.1.round() as u64,
