@@ -26,6 +26,7 @@
 mod build;
 mod locate;
 pub mod power;
+mod requests;
 mod templates;
 #[cfg(test)]
 mod tests;
