@@ -61,6 +61,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+mod workers;
+pub use workers::WorkerInfo;
+
 /// Largest WebSocket message and frame accepted: snapshot chunks and big evaluation results
 /// must fit.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -138,6 +141,12 @@ pub enum InspectorError {
         method: String,
         /// How long leakgate waited.
         after: Duration,
+    },
+    /// A worker thread exited (or was detached) before it answered.
+    #[error("the worker thread {worker} exited before it answered")]
+    WorkerGone {
+        /// The worker's title.
+        worker: String,
     },
     /// An evaluated expression threw.
     #[error("the expression evaluated in the app threw: {text}")]
@@ -262,6 +271,8 @@ pub struct Inspector {
     closed: Option<Ended>,
     /// Whether the app can write snapshots itself; `None` until the first snapshot.
     in_process: Option<bool>,
+    /// The worker threads attached through `NodeWorker`, and their answers not yet read.
+    workers: workers::Workers,
 }
 
 /// How a heap snapshot reached its file.
@@ -332,6 +343,7 @@ impl Inspector {
             next_id: 1,
             closed: None,
             in_process: None,
+            workers: workers::Workers::default(),
         };
         inspector.call("HeapProfiler.enable", json!({})).await?;
         // Node-only: be told when the script has ended and Node waits for us to let go.
@@ -465,28 +477,11 @@ impl Inspector {
         expression: &str,
         timeout: Duration,
     ) -> Result<Value, InspectorError> {
-        let params = json!({
-            "expression": expression,
-            "returnByValue": true,
-            "awaitPromise": true,
-            "silent": true,
-        });
+        let params = evaluate_params(expression);
         let result = self
             .request("Runtime.evaluate", &params, timeout, None)
             .await?;
-        let result: EvaluateResult =
-            serde_json::from_value(result).map_err(|source| InspectorError::Decode {
-                what: "the result of Runtime.evaluate".to_string(),
-                source,
-            })?;
-        if let Some(details) = result.exception_details {
-            let text = details
-                .exception
-                .and_then(|e| e.description.or_else(|| e.value.map(|v| v.to_string())))
-                .unwrap_or(details.text);
-            return Err(InspectorError::Exception { text });
-        }
-        Ok(result.result.value.unwrap_or(Value::Null))
+        evaluated(result)
     }
 
     /// Calls `method` with `params` and returns the response's `result`. Events that arrive
@@ -531,16 +526,7 @@ impl Inspector {
                     method: method.to_string(),
                     after: timeout,
                 })?;
-        match &result {
-            Err(InspectorError::Closed) => self.closed = Some(Ended::Closed),
-            Err(InspectorError::AppEnded) => {
-                self.closed = Some(Ended::AppEnded);
-                // Node exits only once this session is gone.
-                let closing = self.ws.close(None);
-                let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
-            }
-            _ => {}
-        }
+        self.note_end(&result).await;
         result
     }
 
@@ -551,26 +537,33 @@ impl Inspector {
         params: &Value,
         mut sink: Option<&mut ChunkSink<'_>>,
     ) -> Result<Value, InspectorError> {
-        let ws_err = |e: tungstenite::Error| match e {
-            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-                InspectorError::Closed
-            }
-            e => InspectorError::WebSocket {
-                method: method.to_string(),
-                source: Box::new(e),
-            },
-        };
         let text = serde_json::to_string(&Request { id, method, params }).map_err(|source| {
             InspectorError::Decode {
                 what: format!("the parameters of {method}"),
                 source,
             }
         })?;
-        self.ws.send(Message::text(text)).await.map_err(ws_err)?;
+        self.ws
+            .send(Message::text(text))
+            .await
+            .map_err(|e| ws_error(e, method))?;
+        loop {
+            let incoming = self.next_incoming(method).await?;
+            match incoming.id {
+                Some(got) if got == id => return answer(method, incoming.result, incoming.error),
+                // A late answer to an earlier call that timed out.
+                Some(_) => continue,
+                None => self.dispatch(incoming, sink.as_deref_mut()).await?,
+            }
+        }
+    }
+
+    /// The next protocol message, `waiting_for` naming the call in flight for errors.
+    async fn next_incoming(&mut self, waiting_for: &str) -> Result<Incoming, InspectorError> {
         loop {
             let message = match self.ws.next().await {
                 None => return Err(InspectorError::Closed),
-                Some(message) => message.map_err(ws_err)?,
+                Some(message) => message.map_err(|e| ws_error(e, waiting_for))?,
             };
             let text = match &message {
                 Message::Text(text) => text.as_str(),
@@ -578,36 +571,24 @@ impl Inspector {
                 // Pings are answered by tungstenite; binary frames are not part of the protocol.
                 _ => continue,
             };
-            let incoming: Incoming =
-                serde_json::from_str(text).map_err(|source| InspectorError::Decode {
-                    what: format!("a message received while waiting for {method}"),
-                    source,
-                })?;
-            match incoming.id {
-                Some(got) if got == id => {
-                    if let Some(error) = incoming.error {
-                        let message = match error.data {
-                            Some(data) => format!("{} ({data})", error.message),
-                            None => error.message,
-                        };
-                        return Err(InspectorError::Protocol {
-                            method: method.to_string(),
-                            code: error.code,
-                            message,
-                        });
-                    }
-                    return Ok(incoming.result.unwrap_or(Value::Null));
-                }
-                // A late answer to an earlier call that timed out.
-                Some(_) => continue,
-                None => {}
-            }
-            if incoming.method.as_deref() == Some("NodeRuntime.waitingForDisconnect") {
-                return Err(InspectorError::AppEnded);
-            }
-            if let (Some("HeapProfiler.addHeapSnapshotChunk"), Some(sink)) =
-                (incoming.method.as_deref(), sink.as_mut())
-            {
+            return serde_json::from_str(text).map_err(|source| InspectorError::Decode {
+                what: format!("a message received while waiting for {waiting_for}"),
+                source,
+            });
+        }
+    }
+
+    /// Handles one event: the app waiting for this client to go, a snapshot chunk (written to
+    /// `sink`), the comings and goings of workers and their answers; others are ignored.
+    async fn dispatch(
+        &mut self,
+        incoming: Incoming,
+        sink: Option<&mut ChunkSink<'_>>,
+    ) -> Result<(), InspectorError> {
+        match incoming.method.as_deref() {
+            Some("NodeRuntime.waitingForDisconnect") => Err(InspectorError::AppEnded),
+            Some("HeapProfiler.addHeapSnapshotChunk") => {
+                let Some(sink) = sink else { return Ok(()) };
                 let chunk: SnapshotChunk =
                     serde_json::from_value(incoming.params).map_err(|source| {
                         InspectorError::Decode {
@@ -623,7 +604,88 @@ impl Inspector {
                         source,
                     })?;
                 sink.bytes += chunk.chunk.len() as u64;
+                Ok(())
             }
+            Some(event) if event.starts_with("NodeWorker.") => {
+                self.workers.on_event(event, incoming.params)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Marks the connection ended after `result`, closing it when the app waits for that.
+    async fn note_end<T>(&mut self, result: &Result<T, InspectorError>) {
+        match result {
+            Err(InspectorError::Closed) => self.closed = Some(Ended::Closed),
+            Err(InspectorError::AppEnded) => {
+                self.closed = Some(Ended::AppEnded);
+                // Node exits only once this session is gone.
+                let closing = self.ws.close(None);
+                let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
+            }
+            _ => {}
         }
     }
 }
+
+/// A WebSocket failure during `method`, as an inspector error.
+fn ws_error(e: tungstenite::Error, method: &str) -> InspectorError {
+    match e {
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            InspectorError::Closed
+        }
+        e => InspectorError::WebSocket {
+            method: method.to_string(),
+            source: Box::new(e),
+        },
+    }
+}
+
+/// The `result` of a response, or its `error` as [`InspectorError::Protocol`].
+fn answer(
+    method: &str,
+    result: Option<Value>,
+    error: Option<RemoteError>,
+) -> Result<Value, InspectorError> {
+    if let Some(error) = error {
+        let message = match error.data {
+            Some(data) => format!("{} ({data})", error.message),
+            None => error.message,
+        };
+        return Err(InspectorError::Protocol {
+            method: method.to_string(),
+            code: error.code,
+            message,
+        });
+    }
+    Ok(result.unwrap_or(Value::Null))
+}
+
+/// The value of a `Runtime.evaluate` result, or the exception it threw.
+fn evaluated(result: Value) -> Result<Value, InspectorError> {
+    let result: EvaluateResult =
+        serde_json::from_value(result).map_err(|source| InspectorError::Decode {
+            what: "the result of Runtime.evaluate".to_string(),
+            source,
+        })?;
+    if let Some(details) = result.exception_details {
+        let text = details
+            .exception
+            .and_then(|e| e.description.or_else(|| e.value.map(|v| v.to_string())))
+            .unwrap_or(details.text);
+        return Err(InspectorError::Exception { text });
+    }
+    Ok(result.result.value.unwrap_or(Value::Null))
+}
+
+/// The parameters of `Runtime.evaluate` for `expression`: its value by JSON, a promise
+/// awaited, nothing printed.
+fn evaluate_params(expression: &str) -> Value {
+    json!({
+        "expression": expression,
+        "returnByValue": true,
+        "awaitPromise": true,
+        "silent": true,
+    })
+}
+

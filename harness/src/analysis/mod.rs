@@ -11,6 +11,7 @@ pub mod diff;
 pub mod dominators;
 pub mod extend;
 pub mod fingerprint;
+pub mod isolates;
 pub mod keepers;
 pub mod noise;
 pub mod retainers;

@@ -116,6 +116,12 @@ pub struct SpecJson {
     /// "edge", "holder_class", "bytes_per_request", "elements_per_request",
     /// "bytes_by_snapshot", "elements_by_snapshot", "retainer_path"}`, largest growth first.
     pub collections: Vec<crate::analysis::collections::CollectionSuspect>,
+    /// A verdict per isolate, the main thread first, then each worker thread seen: `{"id",
+    /// "kind": "main"|"worker", "title", "label", "url", "verdict": "leak"|"clean"|null,
+    /// "note", "snapshots", "heap_bytes_per_request", "array_buffer_bytes_per_request",
+    /// "suspects", "collections", "reasons", "detection_floor"}` (`verdict` is `null`, with a
+    /// `note`, for a worker not snapshotted at every checkpoint).
+    pub isolates: Vec<crate::analysis::isolates::IsolateResult>,
 }
 
 /// The noise of one run.
@@ -167,6 +173,7 @@ impl SpecJson {
             extensions: Vec::new(),
             borderline: Vec::new(),
             collections: Vec::new(),
+            isolates: Vec::new(),
         };
         match &run.outcome {
             Err(e) => out.error = Some(e.to_string()),
@@ -240,6 +247,7 @@ impl SpecJson {
                 out.extensions = a.extensions.clone();
                 out.borderline = a.borderline.clone();
                 out.collections = a.collections.clone();
+                out.isolates = m.isolates.clone();
                 out.requests = m.session.load.requests;
                 out.failed_requests = m.session.load.failures();
                 out.checkpoints = m.series.memory.clone();

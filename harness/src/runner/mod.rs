@@ -23,6 +23,7 @@
 mod error;
 mod plan;
 pub mod session;
+mod workers;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -109,6 +110,9 @@ pub struct Measured {
     /// How `assert.allow` judged the run (`None` when the spec allows nothing); its verdict is
     /// already in `analysis`.
     pub allow: Option<crate::analysis::AllowJudgement>,
+    /// A verdict per isolate: the main thread first, then each worker thread seen (see
+    /// [`crate::analysis::isolates`]); the run's verdict is a leak when any of them leaks.
+    pub isolates: Vec<crate::analysis::isolates::IsolateResult>,
 }
 
 /// The result of running one spec.
@@ -162,7 +166,7 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
 
     let plan = Plan::of(spec);
     let dir = work_dir(spec, &plan.label, options)?;
-    let (session, mut series, mut analysis, analysis_secs) =
+    let (session, mut series, mut analysis, workers, analysis_secs) =
         runtime.block_on(run_deciding(spec, &plan, options, &dir.path))?;
     series.source_maps = session.source_maps.clone();
     // The holders of growing collections, for the report (cheap when there are none).
@@ -204,9 +208,22 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
 
     // The last step of judging: fingerprints, then the spec's allowed leaks.
     let (fingerprints, allow) = judge_allowed(spec, &series, &mut analysis, &explanation);
+    // Then the worker threads: a leak in any isolate is the spec's leak.
+    let mut isolates = vec![crate::analysis::isolates::IsolateResult::main(
+        &analysis,
+        session.snapshots.len(),
+    )];
+    crate::analysis::isolates::fold_into(&mut analysis, &workers);
+    isolates.extend(workers);
 
     let mut kept_snapshots: Vec<PathBuf> =
         session.snapshots.iter().map(|s| s.path.clone()).collect();
+    kept_snapshots.extend(
+        session
+            .workers
+            .iter()
+            .flat_map(|w| w.snapshots.iter().flatten().map(|s| s.path.clone())),
+    );
     if !keep || dir.temporary() {
         remove_all(&mut kept_snapshots);
         let mut profiles: Vec<PathBuf> = session
@@ -235,6 +252,7 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         kept_snapshots,
         fingerprints,
         allow,
+        isolates,
     })
 }
 
@@ -275,19 +293,29 @@ fn judge_allowed(
     (fingerprints, judgement)
 }
 
+/// What the main session decided: its record, the main series and its analysis, the worker
+/// threads' verdicts and the seconds spent reading and judging.
+type Decided = (
+    SessionRecord,
+    Series,
+    Analysis,
+    Vec<crate::analysis::isolates::IsolateResult>,
+    f64,
+);
+
 /// The main session: the plan's checkpoints, then, while the evidence is borderline, more
-/// (see [`crate::analysis::extend`]) up to the spec's `max_requests`. The series is read and
-/// judged after the planned checkpoints and after each added one; the last reading is the
-/// run's. Returns the record, the series, its analysis (with the extensions made) and the
-/// seconds spent reading and judging.
+/// (see [`crate::analysis::extend`]) up to the spec's `max_requests`. The series (the main
+/// thread's and each worker thread's) is read and judged after the planned checkpoints and
+/// after each added one; the last reading is the run's.
 async fn run_deciding(
     spec: &Spec,
     plan: &Plan,
     options: &RunOptions,
     dir: &std::path::Path,
-) -> Result<(SessionRecord, Series, Analysis, f64), RunError> {
+) -> Result<Decided, RunError> {
     use crate::analysis::extend::{next_step, Extension, Step};
     let mut session = session::Session::start(spec, plan, options, dir).await?;
+    session.watch_workers().await?;
     session.warm_up(plan.warmup).await?;
     if let Some(interval) = plan.sampling_interval {
         session.start_sampling(interval).await?;
@@ -303,12 +331,28 @@ async fn run_deciding(
         let t = Instant::now();
         let series = Series::read(session.snapshots())?;
         let mut analysis = series.judge(&spec.assert);
+        let workers = crate::analysis::isolates::judge_workers(
+            session.worker_snapshots(),
+            session.snapshots().len(),
+            &spec.assert,
+            &spec.app.cwd,
+        )?;
         analysis_secs += t.elapsed().as_secs_f64();
         let done = session.measured_requests();
-        match next_step(&analysis, done, spec.max_requests) {
+        let step = match next_step(&analysis, done, spec.max_requests) {
+            Step::Decided => crate::analysis::isolates::next_step(
+                &analysis,
+                &workers,
+                done,
+                spec.max_requests,
+            ),
+            step => step,
+        };
+        match step {
             Step::Decided => {
                 analysis.extensions = extensions;
-                return Ok((session.finish().await, series, analysis, analysis_secs));
+                let record = session.finish().await;
+                return Ok((record, series, analysis, workers, analysis_secs));
             }
             Step::Extend { to, reasons } => {
                 if options.progress {

@@ -56,6 +56,9 @@ pub struct SessionRecord {
     /// Source maps Node holds for the app's files (code transpiled in memory, such as tsx's),
     /// asked for before the app stops (see [`crate::analysis::sourcemaps`]).
     pub source_maps: crate::analysis::sourcemaps::SourceMaps,
+    /// Each worker thread's snapshots, aligned with `snapshots` (empty unless the session
+    /// watched workers: [`Session::watch_workers`]).
+    pub workers: Vec<crate::analysis::isolates::WorkerSeriesFiles>,
 }
 
 /// A live app under the inspector, with its load generator.
@@ -73,6 +76,8 @@ pub struct Session {
     done: u64,
     /// Whether the sampling heap profiler runs.
     sampling: bool,
+    /// Whether worker threads are snapshotted at each checkpoint.
+    workers: bool,
     record: SessionRecord,
     started: Instant,
 }
@@ -163,6 +168,7 @@ impl Session {
             app,
             done: 0,
             sampling: false,
+            workers: false,
             record,
             started,
         })
@@ -203,6 +209,25 @@ impl Session {
         }
         self.sampling = true;
         Ok(())
+    }
+
+    /// Attaches to the app's worker threads (those running and those to come): from now on
+    /// each checkpoint also snapshots every worker isolate (see [`super::workers`]).
+    pub async fn watch_workers(&mut self) -> Result<(), RunError> {
+        let Some(client) = self.inspector.as_mut() else {
+            return Err(inspector_error(&mut self.app, InspectorError::Closed));
+        };
+        if let Err(error) = client.enable_workers().await {
+            self.app_alive().await?;
+            return Err(inspector_error(&mut self.app, error));
+        }
+        self.workers = true;
+        Ok(())
+    }
+
+    /// The worker threads' snapshots so far, aligned with [`Session::snapshots`].
+    pub fn worker_snapshots(&self) -> &[crate::analysis::isolates::WorkerSeriesFiles] {
+        &self.record.workers
     }
 
     /// Measured requests sent so far.
@@ -255,6 +280,10 @@ impl Session {
         let result = async {
             client.collect_garbage().await?;
             client.collect_garbage().await?;
+            if self.workers {
+                let (dir, done) = (&self.dir, self.done);
+                super::workers::checkpoint(client, dir, k, done, &mut self.record.workers).await?;
+            }
             if let Some(profile_path) = &profile_path {
                 let profile = client
                     .call("HeapProfiler.getSamplingProfile", serde_json::json!({}))

@@ -1,0 +1,258 @@
+//! One verdict per isolate: the main thread's and each worker thread's.
+//!
+//! A `worker_threads` Worker is an isolate with a heap of its own, which the main thread's
+//! snapshots do not contain; a leak there (a worker that keeps every message it is posted) is
+//! invisible to them. The live run snapshots each worker at the same checkpoints as the main
+//! thread (see [`crate::runner::session`]), and each worker's snapshots are a series of their
+//! own, judged by the same rules ([`Series::judge`]) against the same requests: the requests
+//! are the app's, whichever thread does the work.
+//!
+//! A worker is judged only when it was snapshotted at every checkpoint of the run: one that
+//! started after the warm-up, exited or could not write a snapshot has no series that proves
+//! anything, and the report says so instead of guessing. The spec's verdict is a leak when any
+//! judged isolate leaks ([`fold_into`]).
+
+use serde::Serialize;
+
+use super::collections::CollectionSuspect;
+use super::series::{Series, SeriesError, SnapshotFile};
+use super::verdict::{Analysis, DetectionFloor, Suspect, Verdict};
+use crate::spec::Thresholds;
+
+/// Which kind of thread an isolate runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IsolateKind {
+    /// The app's main thread.
+    Main,
+    /// A `worker_threads` Worker.
+    Worker,
+}
+
+/// A worker thread's snapshots, aligned with the main thread's checkpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSeriesFiles {
+    /// Node's thread id of the worker.
+    pub id: String,
+    /// The worker's title (`[worker N] NAME`).
+    pub title: String,
+    /// The worker's script, as Node gives it (a `file://` URL for a file).
+    pub url: String,
+    /// The snapshot at each checkpoint, `None` where the worker was not there or could not
+    /// write one.
+    pub snapshots: Vec<Option<SnapshotFile>>,
+    /// Why a checkpoint has no snapshot, when one does not (the first reason met).
+    pub missing: Option<String>,
+}
+
+/// What one isolate's series concluded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IsolateResult {
+    /// `main`, or the worker's thread id.
+    pub id: String,
+    /// `main` or `worker`.
+    pub kind: IsolateKind,
+    /// `main thread`, or the worker's title.
+    pub title: String,
+    /// How reports name the thread: `main thread`, or `worker N (SCRIPT)` with the script
+    /// relative to the app's folder.
+    pub label: String,
+    /// The worker's script (`null` for the main thread).
+    pub url: Option<String>,
+    /// `leak` or `clean`; `null` when the isolate could not be judged (see `note`).
+    pub verdict: Option<Verdict>,
+    /// Why it was not judged, when it was not.
+    pub note: Option<String>,
+    /// Snapshots of this isolate in the run.
+    pub snapshots: usize,
+    /// JS heap growth per request, V8's own classes left out, bytes.
+    pub heap_bytes_per_request: Option<f64>,
+    /// Array-buffer growth per request, bytes.
+    pub array_buffer_bytes_per_request: Option<f64>,
+    /// Suspect classes of this isolate, worst first.
+    pub suspects: Vec<Suspect>,
+    /// Its growing collections.
+    pub collections: Vec<CollectionSuspect>,
+    /// Why its verdict is what it is.
+    pub reasons: Vec<String>,
+    /// The smallest leaks its series would have caught.
+    pub detection_floor: Option<DetectionFloor>,
+    /// Its undecided evidence.
+    #[serde(skip)]
+    pub borderline: Vec<String>,
+}
+
+impl IsolateResult {
+    /// The main thread's entry, from the run's analysis.
+    pub fn main(analysis: &Analysis, snapshots: usize) -> IsolateResult {
+        let mut out = IsolateResult {
+            id: "main".to_string(),
+            kind: IsolateKind::Main,
+            title: "main thread".to_string(),
+            label: "main thread".to_string(),
+            url: None,
+            verdict: None,
+            note: None,
+            snapshots,
+            heap_bytes_per_request: None,
+            array_buffer_bytes_per_request: None,
+            suspects: Vec::new(),
+            collections: Vec::new(),
+            reasons: Vec::new(),
+            detection_floor: None,
+            borderline: Vec::new(),
+        };
+        out.take(analysis);
+        out
+    }
+
+    fn take(&mut self, a: &Analysis) {
+        self.verdict = Some(a.verdict);
+        self.heap_bytes_per_request = Some(a.heap.per_request);
+        self.array_buffer_bytes_per_request = Some(a.array_buffers.per_request);
+        self.suspects = a.suspects.clone();
+        self.collections = a.collections.clone();
+        self.reasons = a.reasons.clone();
+        self.detection_floor = Some(a.detection_floor);
+        self.borderline = a.borderline.clone();
+    }
+
+}
+
+/// How a report names a worker: `worker N (SCRIPT)`, the script relative to `app_dir` when it
+/// lies inside, else as Node gives it (the title when Node gives none).
+fn worker_label(id: &str, title: &str, url: &str, app_dir: &std::path::Path) -> String {
+    let path = url.strip_prefix("file://").unwrap_or(url);
+    let script = match std::path::Path::new(path).strip_prefix(app_dir) {
+        Ok(rel) => format!("./{}", rel.display()),
+        Err(_) if path.is_empty() => title.to_string(),
+        Err(_) => path.to_string(),
+    };
+    format!("worker {id} ({script})")
+}
+
+/// Reads and judges each worker's series (`checkpoints` snapshots in the run) against
+/// `thresholds`; a worker without a snapshot at every checkpoint gets no verdict. Workers are
+/// named with their script relative to `app_dir`.
+pub fn judge_workers(
+    workers: &[WorkerSeriesFiles],
+    checkpoints: usize,
+    thresholds: &Thresholds,
+    app_dir: &std::path::Path,
+) -> Result<Vec<IsolateResult>, SeriesError> {
+    let mut out = Vec::with_capacity(workers.len());
+    for w in workers {
+        let files: Vec<SnapshotFile> = w.snapshots.iter().flatten().cloned().collect();
+        let mut result = IsolateResult {
+            id: w.id.clone(),
+            kind: IsolateKind::Worker,
+            title: w.title.clone(),
+            label: worker_label(&w.id, &w.title, &w.url, app_dir),
+            url: Some(w.url.clone()),
+            verdict: None,
+            note: None,
+            snapshots: files.len(),
+            heap_bytes_per_request: None,
+            array_buffer_bytes_per_request: None,
+            suspects: Vec::new(),
+            collections: Vec::new(),
+            reasons: Vec::new(),
+            detection_floor: None,
+            borderline: Vec::new(),
+        };
+        if files.len() < checkpoints || checkpoints < 3 {
+            result.note = Some(match &w.missing {
+                Some(why) => format!(
+                    "not judged: snapshotted at {} of {checkpoints} checkpoints ({why})",
+                    files.len()
+                ),
+                None => format!(
+                    "not judged: snapshotted at {} of {checkpoints} checkpoints (it started \
+                     after the warm-up or exited)",
+                    files.len()
+                ),
+            });
+        } else {
+            let series = Series::read(&files)?;
+            result.take(&series.judge(thresholds));
+        }
+        out.push(result);
+    }
+    Ok(out)
+}
+
+/// Makes the run's verdict a leak when a worker leaks, with a reason naming the thread
+/// (`worker 1 (./worker.js): ...`). The main thread's suspects stay the analysis's own.
+pub fn fold_into(analysis: &mut Analysis, workers: &[IsolateResult]) {
+    for w in workers.iter().filter(|w| w.verdict == Some(Verdict::Leak)) {
+        analysis.verdict = Verdict::Leak;
+        let label = &w.label;
+        let why = w
+            .reasons
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "memory grows with the requests".to_string());
+        analysis.reasons.push(format!("{label} leaks: {why}"));
+    }
+    if analysis.verdict == Verdict::Leak {
+        analysis.borderline.clear();
+    }
+}
+
+/// After the main thread's evidence is decided clean: whether a worker's borderline evidence
+/// asks the run to go on (as [`super::extend::next_step`] does for the main thread), unless a
+/// worker already leaks.
+pub fn next_step(
+    main: &Analysis,
+    workers: &[IsolateResult],
+    measured: u64,
+    max_requests: u64,
+) -> super::extend::Step {
+    use super::extend::Step;
+    let leaks = main.verdict == Verdict::Leak
+        || workers.iter().any(|w| w.verdict == Some(Verdict::Leak));
+    let reasons: Vec<String> = workers
+        .iter()
+        .flat_map(|w| w.borderline.iter().map(move |b| format!("{}: {b}", w.label)))
+        .collect();
+    let to = measured.saturating_mul(2).min(max_requests);
+    if leaks || reasons.is_empty() || measured == 0 || to <= measured {
+        return Step::Decided;
+    }
+    Step::Extend { to, reasons }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_worker_is_named_by_its_id_and_script() {
+        let app = std::path::Path::new("/srv/app");
+        let label = |id, url| worker_label(id, &format!("[worker {id}] stats"), url, app);
+        assert_eq!(
+            label("1", "file:///srv/app/lib/worker.js"),
+            "worker 1 (./lib/worker.js)"
+        );
+        assert_eq!(
+            label("2", "file:///elsewhere/w.mjs"),
+            "worker 2 (/elsewhere/w.mjs)"
+        );
+        assert_eq!(label("3", ""), "worker 3 ([worker 3] stats)");
+    }
+
+    #[test]
+    fn a_worker_without_every_checkpoint_is_not_judged() {
+        let files = WorkerSeriesFiles {
+            id: "1".to_string(),
+            title: "[worker 1]".to_string(),
+            url: "file:///a/w.js".to_string(),
+            snapshots: vec![None, None, None, None],
+            missing: None,
+        };
+        let judged = judge_workers(&[files], 4, &Thresholds::default(), Path::new("/a")).unwrap();
+        assert_eq!(judged[0].verdict, None);
+        assert!(judged[0].note.as_deref().unwrap().contains("0 of 4"));
+    }
+}
