@@ -688,4 +688,3 @@ fn evaluate_params(expression: &str) -> Value {
         "silent": true,
     })
 }
-

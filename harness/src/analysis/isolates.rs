@@ -116,7 +116,6 @@ impl IsolateResult {
         self.detection_floor = Some(a.detection_floor);
         self.borderline = a.borderline.clone();
     }
-
 }
 
 /// How a report names a worker: `worker N (SCRIPT)`, the script relative to `app_dir` when it
@@ -209,11 +208,15 @@ pub fn next_step(
     max_requests: u64,
 ) -> super::extend::Step {
     use super::extend::Step;
-    let leaks = main.verdict == Verdict::Leak
-        || workers.iter().any(|w| w.verdict == Some(Verdict::Leak));
+    let leaks =
+        main.verdict == Verdict::Leak || workers.iter().any(|w| w.verdict == Some(Verdict::Leak));
     let reasons: Vec<String> = workers
         .iter()
-        .flat_map(|w| w.borderline.iter().map(move |b| format!("{}: {b}", w.label)))
+        .flat_map(|w| {
+            w.borderline
+                .iter()
+                .map(move |b| format!("{}: {b}", w.label))
+        })
         .collect();
     let to = measured.saturating_mul(2).min(max_requests);
     if leaks || reasons.is_empty() || measured == 0 || to <= measured {

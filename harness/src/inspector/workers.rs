@@ -100,7 +100,8 @@ impl Workers {
         match event {
             "NodeWorker.attachedToWorker" => {
                 let a: Attached = serde_json::from_value(params).map_err(decode)?;
-                self.attached.retain(|w| w.worker_id != a.worker_info.worker_id);
+                self.attached
+                    .retain(|w| w.worker_id != a.worker_info.worker_id);
                 self.attached.push(WorkerInfo {
                     session_id: a.session_id,
                     worker_id: a.worker_info.worker_id,
@@ -111,7 +112,8 @@ impl Workers {
             "NodeWorker.detachedFromWorker" => {
                 let d: FromWorker = serde_json::from_value(params).map_err(decode)?;
                 self.attached.retain(|w| w.session_id != d.session_id);
-                self.answers.retain(|(session, _), _| *session != d.session_id);
+                self.answers
+                    .retain(|(session, _), _| *session != d.session_id);
             }
             "NodeWorker.receivedMessageFromWorker" => {
                 let m: FromWorker = serde_json::from_value(params).map_err(decode)?;
@@ -175,7 +177,8 @@ impl Inspector {
             source,
         })?;
         let envelope = json!({ "sessionId": worker.session_id, "message": message });
-        self.call("NodeWorker.sendMessageToWorker", envelope).await?;
+        self.call("NodeWorker.sendMessageToWorker", envelope)
+            .await?;
         let key = (worker.session_id.clone(), id);
         let waiting = async {
             loop {
@@ -208,9 +211,14 @@ impl Inspector {
         &mut self,
         worker: &WorkerInfo,
     ) -> Result<(), InspectorError> {
-        self.call_worker(worker, "HeapProfiler.collectGarbage", json!({}), CALL_TIMEOUT)
-            .await
-            .map(|_| ())
+        self.call_worker(
+            worker,
+            "HeapProfiler.collectGarbage",
+            json!({}),
+            CALL_TIMEOUT,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Evaluates `expression` in `worker`'s isolate, as [`Inspector::evaluate`] does in the

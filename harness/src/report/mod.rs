@@ -246,6 +246,7 @@ pub fn render_run(run: &SpecRun) -> String {
     for reason in &a.reasons {
         let _ = writeln!(out, "  - {reason}");
     }
+    out.push_str(&render_isolates(&m.isolates));
     for c in &a.collections {
         let _ = writeln!(
             out,
@@ -390,6 +391,46 @@ pub fn render_run(run: &SpecRun) -> String {
     );
     for path in &m.kept_snapshots {
         let _ = writeln!(out, "  snapshot kept: {}", path.display());
+    }
+    out
+}
+
+/// Each thread's verdict and what grows in it, when the app has worker threads (nothing
+/// otherwise).
+pub fn render_isolates(isolates: &[crate::analysis::isolates::IsolateResult]) -> String {
+    let mut out = String::new();
+    if isolates.len() < 2 {
+        return out;
+    }
+    let _ = writeln!(out, "  by thread:");
+    for i in isolates {
+        let Some(verdict) = i.verdict else {
+            let note = i.note.as_deref().unwrap_or("not judged");
+            let _ = writeln!(out, "    -      {}: {note}", i.label);
+            continue;
+        };
+        let mut detail = format!(
+            "heap {:+.1} B/request, array buffers {:+.1} B/request",
+            i.heap_bytes_per_request.unwrap_or_default(),
+            i.array_buffer_bytes_per_request.unwrap_or_default()
+        );
+        if let Some(s) = i.suspects.first() {
+            let _ = write!(
+                detail,
+                ", `{}` {:.1} per 1000 ({} classes)",
+                s.class,
+                s.per_1k_requests,
+                i.suspects.len()
+            );
+        }
+        if let Some(c) = i.collections.first() {
+            let _ = write!(
+                detail,
+                ", collection `{}` ({}) {:+.1} B/request",
+                c.edge, c.class, c.bytes_per_request
+            );
+        }
+        let _ = writeln!(out, "    {:<6} {}: {detail}", verdict.as_str(), i.label);
     }
     out
 }

@@ -195,7 +195,40 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
             let _ = writeln!(out, "  {line}");
         }
     }
+    isolate_lines(&mut out, &m.isolates);
     out
+}
+
+/// Under `isolates:`, each thread's verdict and robust suspects; nothing when the app has no
+/// worker threads, so that the reports of single-threaded apps keep their form.
+fn isolate_lines(out: &mut String, isolates: &[crate::analysis::isolates::IsolateResult]) {
+    if isolates.len() < 2 {
+        return;
+    }
+    let _ = writeln!(out, "isolates:");
+    for i in isolates {
+        let verdict = i.verdict.map_or("not judged", |v| v.as_str());
+        let _ = writeln!(out, "  {}: {verdict}", i.label);
+        if i.kind == crate::analysis::isolates::IsolateKind::Main {
+            continue;
+        }
+        let floor = i
+            .detection_floor
+            .map_or(f64::INFINITY, |f| f.objects_per_1k_requests);
+        for (class, per_1k) in robust_suspects(&i.suspects, floor) {
+            let _ = writeln!(out, "    {class}: {}", rate_words(per_1k / 1000.0));
+        }
+        let mut names: Vec<String> = i
+            .collections
+            .iter()
+            .map(|c| format!("growing `{}` ({})", c.edge, c.class))
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let _ = writeln!(out, "    {name}");
+        }
+    }
 }
 
 /// The suspects of a run split into those `assert.allow` does not forgive (no entry, or over

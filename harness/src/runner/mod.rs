@@ -340,12 +340,9 @@ async fn run_deciding(
         analysis_secs += t.elapsed().as_secs_f64();
         let done = session.measured_requests();
         let step = match next_step(&analysis, done, spec.max_requests) {
-            Step::Decided => crate::analysis::isolates::next_step(
-                &analysis,
-                &workers,
-                done,
-                spec.max_requests,
-            ),
+            Step::Decided => {
+                crate::analysis::isolates::next_step(&analysis, &workers, done, spec.max_requests)
+            }
             step => step,
         };
         match step {
