@@ -71,3 +71,88 @@ fn mixed_spec_names_the_post_that_leaks() {
         object.clusters
     );
 }
+
+#[test]
+fn an_es_module_binding_is_named_with_its_file_and_line() {
+    let spec = load_spec(&spec("esm-bus")).expect("spec");
+    let run = run_spec(&spec, &RunOptions::default());
+    let m = run.outcome.as_ref().expect("a verdict");
+    assert_eq!(m.analysis.verdict, Verdict::Leak);
+    let closure = m
+        .explanation
+        .retainers
+        .iter()
+        .find(|r| r.class == "(closure)")
+        .expect("(closure) explained");
+    let top = &closure.clusters[0];
+    assert_eq!(
+        top.path.to_string(),
+        "configBus (module variable, src/bus.mjs:3) → EventEmitter._events → Object.reload → Array[] → (closure)"
+    );
+    let kept = top.kept_at.as_ref().expect("kept");
+    let declared = kept.declared_at.as_ref().expect("declared");
+    assert_eq!((declared.file.as_str(), declared.line), ("src/bus.mjs", 3));
+    // The store is in the module that imports the binding.
+    let stores: Vec<(&str, u32)> = kept
+        .stored_at
+        .iter()
+        .map(|p| (p.file.as_str(), p.line))
+        .collect();
+    assert_eq!(stores, vec![("server.mjs", 20)]);
+    // No path of any suspect goes through V8's compiled code (its constants are V8's).
+    for r in &m.explanation.retainers {
+        for c in &r.clusters {
+            assert!(!c.path.held_by_code(), "{}: {}", r.class, c.path);
+        }
+    }
+}
+
+/// A snapshot written by real Node (an ES module importing a bus, a global array), read back:
+/// paths start at the module binding and at `globalThis.keep`.
+#[test]
+fn globals_and_module_bindings_of_a_real_snapshot_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bus.mjs"),
+        "import { EventEmitter } from 'node:events';\n\
+         export const bus = new EventEmitter();\nbus.setMaxListeners(0);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("main.mjs"),
+        "import { bus } from './bus.mjs';\nimport v8 from 'node:v8';\n\
+         class Kept { constructor(i) { this.i = i; } }\n\
+         class Listened { constructor(i) { this.i = i; } }\n\
+         globalThis.keep = [];\n\
+         for (let i = 0; i < 300; i++) {\n\
+           globalThis.keep.push(new Kept(i));\n\
+           const l = new Listened(i);\n\
+           bus.on('e', () => l);\n\
+         }\n\
+         v8.writeHeapSnapshot(process.argv[2]);\n",
+    )
+    .unwrap();
+    let file = dir.path().join("s.heapsnapshot");
+    let status = std::process::Command::new("node")
+        .arg(dir.path().join("main.mjs"))
+        .arg(&file)
+        .status()
+        .expect("node runs");
+    assert!(status.success());
+    let graph = leakgate::snapshot::read_file(&file).expect("snapshot");
+    let paths = leakgate::analysis::retainers::RootPaths::new(&graph);
+    let of = |class: &str| {
+        let nodes: Vec<u32> = (0..graph.node_count() as u32)
+            .filter(|&n| graph.node_type_name(n) == "object" && graph.node_name(n) == class)
+            .collect();
+        assert_eq!(nodes.len(), 300, "{class}");
+        let clusters =
+            leakgate::analysis::retainers::retainer_clusters(&graph, &paths, None, &nodes, 3);
+        clusters[0].path.to_string()
+    };
+    assert_eq!(of("Kept"), "globalThis.keep → Array[] → Kept");
+    assert_eq!(
+        of("Listened"),
+        "bus (module variable, bus.mjs) → EventEmitter._events → Object.e → Array[] → (closure).context → system / Context[] → Listened"
+    );
+}

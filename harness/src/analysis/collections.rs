@@ -402,8 +402,7 @@ pub fn explain(graph: &HeapGraph, suspects: &mut [CollectionSuspect]) {
     }
     let paths = super::retainers::RootPaths::new(graph);
     for s in suspects {
-        let steps = paths.path_to(s.node);
-        s.retainer_path = Some(super::retainers::describe_path(graph, &steps, s.node).to_string());
+        s.retainer_path = Some(paths.describe(graph, s.node).to_string());
     }
 }
 

@@ -6,19 +6,21 @@
 //! them. A retainer path starts at a variable the app wrote (see [`super::retainers`]); this
 //! module finds that variable in the app's source with the parser (oxc): its declaration and
 //! the stores into it (`name.set(…)`, `name.push(…)`, `name.add(…)`, `name[key] = …`,
-//! `name.field = …`, the same through `globalThis.name`).
+//! `name.field = …`, the same through `globalThis.name`). An ES module's binding is declared
+//! in its module and stored into wherever it is imported, so for those the importing files'
+//! stores are listed too, and the holder is named with its declaration (`file:line`).
 
 use std::path::Path;
 
 use oxc_ast::ast::{
     AssignmentExpression, AssignmentTarget, BindingPatternKind, CallExpression, Expression,
-    VariableDeclarator,
+    ImportDefaultSpecifier, ImportSpecifier, VariableDeclarator,
 };
 use oxc_ast_visit::{walk, Visit};
 use oxc_span::{GetSpan, Span};
 use serde::Serialize;
 
-use super::retainers::RetainerCluster;
+use super::retainers::{Holder, RetainerCluster};
 use super::source::{source_type_of, with_program, LineIndex};
 
 /// Stores listed per holder at most.
@@ -53,19 +55,28 @@ pub struct KeptAt {
 /// Finds the declaration of `name` and the stores into it in one source file (`file` is how
 /// places name it). `None` when the file declares no such variable.
 pub fn find_in_source(file: &str, source: &str, name: &str) -> Option<KeptAt> {
+    find_in_module(file, source, name, false)
+}
+
+/// As [`find_in_source`]; with `imports`, also a file that imports `name` (its declaration
+/// then `None`).
+fn find_in_module(file: &str, source: &str, name: &str, imports: bool) -> Option<KeptAt> {
     let lines = LineIndex::new(source);
     let found = with_program(source, source_type_of(file), |program| {
         let mut finder = Finder {
             source,
             name,
             declared: None,
+            imported: false,
             stores: Vec::new(),
         };
         finder.visit_program(program);
-        (finder.declared, finder.stores)
+        (finder.declared, finder.imported, finder.stores)
     })?;
-    let (declared, mut stores) = found;
-    let declared = declared?;
+    let (declared, imported, mut stores) = found;
+    if declared.is_none() && !(imports && imported) {
+        return None;
+    }
     stores.sort_by_key(|(span, _)| span.start);
     stores.truncate(MAX_STORES);
     let place = |span: Span, code: String| {
@@ -79,7 +90,7 @@ pub fn find_in_source(file: &str, source: &str, name: &str) -> Option<KeptAt> {
     };
     Some(KeptAt {
         variable: name.to_string(),
-        declared_at: Some(place(declared.0, declared.1)),
+        declared_at: declared.map(|(span, code)| place(span, code)),
         stored_at: stores.into_iter().map(|(s, c)| place(s, c)).collect(),
     })
 }
@@ -87,6 +98,12 @@ pub fn find_in_source(file: &str, source: &str, name: &str) -> Option<KeptAt> {
 /// Finds where the app under `app_root` keeps `name`, searching `first` (files relative to the
 /// app, e.g. the spec's script and the allocation sites) and then the app's other files.
 pub fn find_in_app(app_root: &Path, first: &[String], name: &str) -> Option<KeptAt> {
+    find_in_files(app_root, first, name, false)
+}
+
+/// As [`find_in_app`]; with `imports` (an ES module binding), every file is searched and the
+/// stores of the files that import `name` are added to those of the declaring file.
+fn find_in_files(app_root: &Path, first: &[String], name: &str, imports: bool) -> Option<KeptAt> {
     let mut files: Vec<String> = first.to_vec();
     for path in super::sourcemaps::app_files(app_root)
         .into_iter()
@@ -99,22 +116,85 @@ pub fn find_in_app(app_root: &Path, first: &[String], name: &str) -> Option<Kept
             }
         }
     }
-    files.into_iter().find_map(|file| {
+    let mut found = files.into_iter().filter_map(|file| {
         if Path::new(&file).is_absolute()
             || file.split('/').any(|p| p == ".." || p == "node_modules")
         {
             return None;
         }
         let source = std::fs::read_to_string(app_root.join(&file)).ok()?;
-        find_in_source(&file, &source, name)
-    })
+        find_in_module(&file, &source, name, imports)
+    });
+    if !imports {
+        return found.next();
+    }
+    let (mut declaring, importing): (Vec<KeptAt>, Vec<KeptAt>) =
+        found.partition(|k| k.declared_at.is_some());
+    let mut kept = if declaring.is_empty() {
+        return None;
+    } else {
+        declaring.swap_remove(0)
+    };
+    for other in importing {
+        kept.stored_at.extend(other.stored_at);
+    }
+    kept.stored_at.truncate(MAX_STORES);
+    Some(kept)
+}
+
+/// For an ES module binding held in `holder`: its module's file relative to `app_root`, when
+/// it is one of the app's.
+fn module_file(holder: &Holder, app_root: &Path) -> Option<String> {
+    let Holder::ModuleVariable {
+        file: Some(file), ..
+    } = holder
+    else {
+        return None;
+    };
+    let file = Path::new(file);
+    let rel = match file.strip_prefix(app_root) {
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => file
+            .strip_prefix(std::fs::canonicalize(app_root).ok()?)
+            .ok()?
+            .to_path_buf(),
+    };
+    Some(rel.to_string_lossy().into_owned())
+}
+
+/// Names an ES module binding by where it is declared (`src/bus.mjs:3`), when found.
+pub fn declare(holder: &mut Holder, app_root: &Path) {
+    let Some(module) = module_file(holder, app_root) else {
+        return;
+    };
+    let Some(name) = holder.variable().map(str::to_string) else {
+        return;
+    };
+    let Ok(source) = std::fs::read_to_string(app_root.join(&module)) else {
+        return;
+    };
+    let line = find_in_source(&module, &source, &name).and_then(|k| k.declared_at);
+    if let (Holder::ModuleVariable { declared_at, .. }, Some(place)) = (holder, line) {
+        *declared_at = Some(format!("{}:{}", place.file, place.line));
+    }
 }
 
 /// Fills `kept_at` of every cluster whose holder is a variable the app declares.
 pub fn locate(clusters: &mut [RetainerCluster], app_root: &Path, first: &[String]) {
     for cluster in clusters {
+        let module = module_file(&cluster.holder, app_root);
+        declare(&mut cluster.holder, app_root);
+        cluster.path.holder = cluster.holder.clone();
         if let Some(name) = cluster.holder.variable() {
-            cluster.kept_at = find_in_app(app_root, first, name);
+            cluster.kept_at = match &module {
+                Some(module) => {
+                    let files: Vec<String> = std::iter::once(module.clone())
+                        .chain(first.iter().cloned())
+                        .collect();
+                    find_in_files(app_root, &files, name, true)
+                }
+                None => find_in_app(app_root, first, name),
+            };
         }
     }
 }
@@ -123,6 +203,8 @@ struct Finder<'s> {
     source: &'s str,
     name: &'s str,
     declared: Option<(Span, String)>,
+    /// Whether the file imports the name from another module.
+    imported: bool,
     stores: Vec<(Span, String)>,
 }
 
@@ -158,6 +240,14 @@ impl Finder<'_> {
 }
 
 impl<'a> Visit<'a> for Finder<'_> {
+    fn visit_import_specifier(&mut self, it: &ImportSpecifier<'a>) {
+        self.imported |= it.local.name == self.name;
+    }
+
+    fn visit_import_default_specifier(&mut self, it: &ImportDefaultSpecifier<'a>) {
+        self.imported |= it.local.name == self.name;
+    }
+
     fn visit_variable_declarator(&mut self, it: &VariableDeclarator<'a>) {
         if self.declared.is_none() {
             if let BindingPatternKind::BindingIdentifier(id) = &it.id.kind {

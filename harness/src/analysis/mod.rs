@@ -13,6 +13,7 @@ pub mod extend;
 pub mod fingerprint;
 pub mod isolates;
 pub mod keepers;
+pub mod modules;
 pub mod noise;
 pub mod retainers;
 pub mod sampled;

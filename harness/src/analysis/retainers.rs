@@ -7,12 +7,19 @@
 //! context (a module-level `const` is one), or a property of the global object. From there
 //! down, each step is written as `holder.edge` with element indexes and Map slots folded to
 //! `[]`, so the 3000 objects held by one array share one path, reported once with a count.
+//! An ES module's top-level binding is an anchor too, named as the module exports it (see
+//! [`super::modules`]); a global's property keeps its name, even though the global object
+//! holds so many properties that other objects that large are read as dictionaries.
+//! Paths through V8's compiled code (the constants of a function's code, such as those of
+//! leakgate's own `process.memoryUsage()` call) are left out when anything else explains the
+//! class.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use super::dominators::Dominators;
+use super::modules::ModuleBindings;
 use crate::snapshot::{HeapGraph, NodeIndex};
 
 const NONE: u32 = u32::MAX;
@@ -45,6 +52,8 @@ pub struct RootPaths {
     parent_node: Vec<NodeIndex>,
     /// Distance from the root in edges (`u32::MAX` when unreachable).
     pub distance: Vec<u32>,
+    /// The ES module bindings of the graph, to name the paths that start at one.
+    pub modules: ModuleBindings,
 }
 
 impl RootPaths {
@@ -64,6 +73,7 @@ impl RootPaths {
                 parent_edge,
                 parent_node,
                 distance,
+                modules: ModuleBindings::default(),
             };
         }
         let deferred_root = |v: NodeIndex| {
@@ -102,7 +112,13 @@ impl RootPaths {
             parent_edge,
             parent_node,
             distance,
+            modules: ModuleBindings::new(graph),
         }
+    }
+
+    /// The developer-facing path to `node` (see [`describe_path`]).
+    pub fn describe(&self, graph: &HeapGraph, node: NodeIndex) -> RetainerPath {
+        describe_path(graph, &self.modules, &self.path_to(node), node)
     }
 
     /// The edges from the root to `node`, root first; empty when unreachable.
@@ -138,6 +154,10 @@ pub enum Holder {
         name: String,
         /// Where it is declared, `file:line` (relative to the app's folder), when known.
         declared_at: Option<String>,
+        /// The module's file as the snapshot names it (an absolute path), to find the
+        /// declaration in.
+        #[serde(skip)]
+        file: Option<String>,
     },
     /// A property of the global object (`globalThis.name`).
     Global {
@@ -172,10 +192,20 @@ impl std::fmt::Display for Holder {
             Holder::ModuleVariable {
                 name,
                 declared_at: Some(at),
+                ..
             } => write!(f, "{name} (module variable, {at})"),
             Holder::ModuleVariable {
                 name,
                 declared_at: None,
+                file: Some(file),
+            } => {
+                let short = file.rsplit('/').next().unwrap_or(file);
+                write!(f, "{name} (module variable, {short})")
+            }
+            Holder::ModuleVariable {
+                name,
+                declared_at: None,
+                file: None,
             } => write!(f, "{name} (module variable)"),
             Holder::Global { name } => write!(f, "globalThis.{name}"),
             Holder::Object { text } => f.write_str(text),
@@ -207,6 +237,14 @@ impl std::fmt::Display for RetainerPath {
             f.write_str(step)?;
         }
         Ok(())
+    }
+}
+
+impl RetainerPath {
+    /// Whether the path goes through V8's compiled code: constants of a function's code
+    /// (literals, feedback), V8's business rather than something the app keeps.
+    pub fn held_by_code(&self) -> bool {
+        self.steps.iter().any(|s| s.starts_with("(compiled code)"))
     }
 }
 
@@ -243,7 +281,7 @@ pub fn retainer_clusters(
 ) -> Vec<RetainerCluster> {
     let mut by_path: HashMap<RetainerPath, (u64, u64)> = HashMap::new();
     for &node in nodes {
-        let text = describe_path(graph, &paths.path_to(node), node);
+        let text = paths.describe(graph, node);
         let retained = dominators.map_or(u64::from(graph.self_size(node)), |d| {
             d.retained[node as usize]
         });
@@ -261,14 +299,18 @@ pub fn retainer_clusters(
             kept_at: None,
         })
         .collect();
+    if clusters.iter().any(|c| !c.path.held_by_code()) {
+        clusters.retain(|c| !c.path.held_by_code());
+    }
     clusters.sort_by(|a, b| b.count.cmp(&a.count).then(a.path.cmp(&b.path)));
     clusters.truncate(max_clusters);
     clusters
 }
 
-/// The developer-facing part of a root path to `node`.
+/// The developer-facing part of a root path to `node` (`steps`, from [`RootPaths::path_to`]).
 pub fn describe_path(
     graph: &HeapGraph,
+    modules: &ModuleBindings,
     steps: &[(NodeIndex, usize)],
     node: NodeIndex,
 ) -> RetainerPath {
@@ -281,7 +323,7 @@ pub fn describe_path(
     // The last anchor: a closure-context variable or a property of a global object.
     let anchor = steps
         .iter()
-        .rposition(|&(from, e)| is_anchor(graph, from, e))
+        .rposition(|&(from, e)| is_anchor(graph, modules, from, e))
         .unwrap_or(0);
     // Runs of the same step (a linked list: `_idleNext` after `_idleNext`) are one step,
     // however long; compared on raw indexes so that long chains cost no formatting.
@@ -310,12 +352,20 @@ pub fn describe_path(
             }
             continue;
         }
+        if i == 0 {
+            if let Some(found) = module_binding(graph, modules, from, e) {
+                holder = Some(found);
+                continue;
+            }
+        }
         let name = edge_label(graph, from, e);
         if i == 0 && graph.edge_type_name(e) == "context" {
             holder = Some(Holder::ClosureVariable { name });
             continue;
         }
         if i == 0 && is_global(graph, from) {
+            // The global object is large enough to read as a dictionary; its names are code.
+            let name = graph.edge_name(e).into_owned();
             holder = Some(Holder::Global { name });
             continue;
         }
@@ -386,7 +436,33 @@ fn looks_like_data(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b' ')
 }
 
-fn is_anchor(graph: &HeapGraph, from: NodeIndex, e: usize) -> bool {
+/// The module binding that the step `from --e-->` reads: an exported binding's cell, or a
+/// variable of a module's scope.
+fn module_binding(
+    graph: &HeapGraph,
+    modules: &ModuleBindings,
+    from: NodeIndex,
+    e: usize,
+) -> Option<Holder> {
+    if let Some(binding) = modules.cell(from) {
+        return (graph.edge_name(e) == "value").then(|| Holder::ModuleVariable {
+            name: binding.name.clone(),
+            declared_at: None,
+            file: binding.file.clone(),
+        });
+    }
+    let file = modules.scope(from)?;
+    (graph.edge_type_name(e) == "context").then(|| Holder::ModuleVariable {
+        name: graph.edge_name(e).into_owned(),
+        declared_at: None,
+        file: file.clone(),
+    })
+}
+
+fn is_anchor(graph: &HeapGraph, modules: &ModuleBindings, from: NodeIndex, e: usize) -> bool {
+    if modules.cell(from).is_some() && graph.edge_name(e) == "value" {
+        return true;
+    }
     match graph.edge_type_name(e) {
         "context" => {
             let name = graph.edge_name(e);
@@ -457,7 +533,7 @@ pub fn top_retainers(
             id: graph.node_id(n),
             self_size: u64::from(graph.self_size(n)),
             retained_size: dominators.retained[n as usize],
-            path: describe_path(graph, &paths.path_to(n), n),
+            path: paths.describe(graph, n),
         })
         .collect()
 }

@@ -203,6 +203,9 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         .collect();
     for r in &mut explanation.retainers {
         crate::analysis::keepers::locate(&mut r.clusters, &spec.app.cwd, &first);
+        for (holder, _) in &mut r.holders {
+            crate::analysis::keepers::declare(holder, &spec.app.cwd);
+        }
     }
     let explain_secs = t.elapsed().as_secs_f64();
 
