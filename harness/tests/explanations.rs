@@ -56,6 +56,13 @@ fn mixed_spec_names_the_post_that_leaks() {
         kinds,
         vec![("GET /items/{i}", "clean"), ("POST /orders", "leak")]
     );
+    // Named from the measured process itself: each kind served alone there, no second boot.
+    assert_eq!(m.app_starts, 1);
+    for k in &m.explanation.request_kinds {
+        assert_eq!(k.method, "same_process", "{k:?}");
+        assert_eq!(k.requests, 2000, "{k:?}");
+    }
+    println!("{}", leakgate::report::render_run(&run));
     let object = m
         .explanation
         .retainers

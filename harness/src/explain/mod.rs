@@ -1,16 +1,20 @@
 //! Explaining a found leak: *what* keeps the memory (retainer paths, from the last snapshot),
-//! *where* it was allocated (a run with V8's allocation tracking), and *which* request kind
-//! leaks (each kind run alone).
+//! *where* it was allocated (the measured run's sampled allocations, or with `explain: runs` a
+//! run with V8's allocation tracking), and *which* request kind leaks (each kind served alone
+//! in the measured process, or with `explain: runs` each kind run alone).
 //!
 //! This stage never starts anything itself. The retainers come from the main series; the
-//! facts that need runs of their own are asked for as [`ExtraRun`]s (plain [`Plan`]s with a
-//! purpose), which the runner executes and reads, and whose series come back here through
-//! [`ExtraRun::conclude`]. [`explain`] then puts the facts together into an [`Explanation`].
+//! facts that need the live app are asked for as data: [`kind_phases::KindPhase`]s that the
+//! runner serves in the measured session before it ends, and [`ExtraRun`]s (plain [`Plan`]s
+//! with a purpose) that it runs from boot. What they leave comes back here
+//! ([`kind_phases::judge`], [`ExtraRun::conclude`]) and [`explain`] puts the facts together
+//! into an [`Explanation`].
 //!
-//! The extra runs happen only when a leak is found (or when the spec asks for them with
-//! `explain: always`); a passing clean run pays nothing.
+//! All of it happens only when a leak is found (or when the spec asks for it with `explain:
+//! always`); a passing clean run pays nothing.
 
 pub mod allocations;
+pub mod kind_phases;
 pub mod requests;
 
 use serde::Serialize;
@@ -103,7 +107,8 @@ pub fn extra_runs(spec: &Spec, analysis: &Analysis) -> Vec<ExtraRun> {
         });
     }
     let kinds = requests::request_kinds(spec);
-    if kinds.len() > 1 {
+    // Otherwise the kinds are served alone in the measured session (see `kind_phases`).
+    if kinds.len() > 1 && spec.explain == Explain::Runs {
         for (i, (label, templates)) in kinds.into_iter().enumerate() {
             runs.push(ExtraRun {
                 plan: requests::kind_plan(spec, i, templates),

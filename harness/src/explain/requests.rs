@@ -1,9 +1,11 @@
-//! Which request kind leaks: each kind of a mixed spec is run alone and judged alone.
+//! The request kinds of a spec, and the run-per-kind way of telling which one leaks: each kind
+//! of a mixed spec booted alone and judged alone (`explain: runs`).
 //!
-//! Running a kind alone is the direct test of "does this request leak": it needs no model of
-//! how requests interleave, and it also catches a leak that needs the kind's own sequence
-//! (a create, then a read of it). It costs one run per kind, so it happens only to explain a
-//! leak that was found, and only when the spec has more than one kind.
+//! Running a kind alone from boot is the most direct test of "does this request leak": it
+//! needs no model of how requests interleave, and it judges the kind with the whole method
+//! (two windows, its own noise) from a fresh process. It costs a boot, a warm-up and a
+//! measured phase per kind, so by default the kinds are served alone in the measured process
+//! instead (see [`super::kind_phases`]); the report's `method` says which produced a verdict.
 
 use serde::Serialize;
 
@@ -28,7 +30,18 @@ pub struct RequestKindResult {
     pub top_suspect: Option<(String, f64)>,
     /// Why the run failed.
     pub error: Option<String>,
+    /// How the kind was judged: [`SAME_PROCESS`] (served alone for one interval in the measured
+    /// process) or [`RUN_ALONE`] (booted and measured alone).
+    pub method: &'static str,
+    /// Requests of this kind the verdict rests on (the interval, or the measured requests of
+    /// its own run).
+    pub requests: u64,
 }
+
+/// [`RequestKindResult::method`] of a kind served alone in the measured process.
+pub const SAME_PROCESS: &str = "same_process";
+/// [`RequestKindResult::method`] of a kind booted and measured alone.
+pub const RUN_ALONE: &str = "run_alone";
 
 /// The distinct request kinds of a spec, in first-seen order, each with its templates; none
 /// for a flow or a load script.
@@ -76,6 +89,8 @@ pub fn kind_result(
                     .first()
                     .map(|s| (s.class.clone(), s.per_1k_requests)),
                 error: None,
+                method: RUN_ALONE,
+                requests: series.memory.last().map_or(0, |m| m.requests),
             }
         }
         Err(e) => RequestKindResult {
@@ -85,6 +100,8 @@ pub fn kind_result(
             array_buffer_bytes_per_request: None,
             top_suspect: None,
             error: Some(e.to_string()),
+            method: RUN_ALONE,
+            requests: 0,
         },
     }
 }

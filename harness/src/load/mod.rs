@@ -491,6 +491,29 @@ impl LoadGenerator {
         Ok(stats)
     }
 
+    /// Replaces the request templates the next runs cycle through, keeping the connections and
+    /// the global index (so `{i}` goes on counting where it was). This serves one request kind
+    /// alone in the same process (see [`crate::explain::kind_phases`]). Refused for a load script
+    /// or a flow, whose steps cannot be served apart, and for templates that do not validate.
+    pub fn set_requests(&mut self, requests: Vec<RequestTemplate>) -> Result<(), LoadError> {
+        if self.driver.is_some() || self.config.flow {
+            return Err(LoadError::InvalidConfig(
+                "a flow or a load script cannot serve its requests one kind at a time",
+            ));
+        }
+        let mut config = self.config.clone();
+        config.requests = requests;
+        validate(&config)?;
+        self.templates = config.requests.clone().into();
+        self.config = config;
+        Ok(())
+    }
+
+    /// The request templates the runs cycle through now.
+    pub fn requests(&self) -> &[RequestTemplate] {
+        &self.config.requests
+    }
+
     /// A counter of the requests completed so far, over all runs, updated while a run is in
     /// progress (for progress lines; a load script's iterations are counted when its run
     /// ends).

@@ -81,8 +81,14 @@ pub struct SpecJson {
     pub leaking_requests: Option<Vec<String>>,
     /// Why an explanation (allocation sites) could not be had, when it could not.
     pub explain_error: Option<String>,
-    /// Each request kind run alone.
+    /// Each request kind judged alone: `{"request", "verdict", "heap_bytes_per_request",
+    /// "array_buffer_bytes_per_request", "top_suspect", "error", "method", "requests"}`, where
+    /// `method` is `same_process` (served alone in the measured process) or `run_alone` (booted
+    /// and measured alone, `explain: runs`).
     pub request_kinds: Vec<crate::explain::requests::RequestKindResult>,
+    /// How many times the app was booted for this spec (`null` without a run): 1, plus one per
+    /// extra run of the explanation (`explain: runs`).
+    pub app_starts: Option<u32>,
     /// Where the leak as a whole was allocated, from the main run's sampled allocations
     /// (`null` when not sampled): the sampling interval, the bytes per request the surviving
     /// samples stand for, the share of the leak's bytes the listed sites account for, and the
@@ -161,6 +167,7 @@ impl SpecJson {
             leaking_requests: None,
             explain_error: None,
             request_kinds: Vec::new(),
+            app_starts: None,
             leak_sites: None,
             snapshots: Vec::new(),
             allowed: Vec::new(),
@@ -254,6 +261,7 @@ impl SpecJson {
                 out.timings = Some(m.timings);
                 out.leaking_requests = m.explanation.leaking_requests.clone();
                 out.request_kinds = m.explanation.request_kinds.clone();
+                out.app_starts = Some(m.app_starts);
                 out.leak_sites = m.explanation.leak_sites.clone();
                 out.explain_error = m.explanation.error.clone();
                 out.snapshots = m

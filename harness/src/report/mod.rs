@@ -371,7 +371,14 @@ pub fn render_run(run: &SpecRun) -> String {
         let _ = writeln!(out, "  (could not explain further: {e})");
     }
     if !m.explanation.request_kinds.is_empty() {
-        let _ = writeln!(out, "  each request kind alone:");
+        let how = match m.explanation.request_kinds[0].method {
+            crate::explain::requests::SAME_PROCESS => format!(
+                "served alone in the same process, {} requests each",
+                m.explanation.request_kinds[0].requests
+            ),
+            _ => "a run each".to_string(),
+        };
+        let _ = writeln!(out, "  each request kind alone ({how}):");
         for k in &m.explanation.request_kinds {
             let detail = match (&k.top_suspect, k.heap_bytes_per_request) {
                 (Some((class, rate)), Some(heap)) => {

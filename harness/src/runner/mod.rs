@@ -113,6 +113,9 @@ pub struct Measured {
     /// A verdict per isolate: the main thread first, then each worker thread seen (see
     /// [`crate::analysis::isolates`]); the run's verdict is a leak when any of them leaks.
     pub isolates: Vec<crate::analysis::isolates::IsolateResult>,
+    /// How many times the app was booted for this spec: 1, plus one per extra run of the
+    /// explanation (`explain: runs`).
+    pub app_starts: u32,
 }
 
 /// The result of running one spec.
@@ -166,8 +169,16 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
 
     let plan = Plan::of(spec);
     let dir = work_dir(spec, &plan.label, options)?;
-    let (session, mut series, mut analysis, workers, analysis_secs) =
-        runtime.block_on(run_deciding(spec, &plan, options, &dir.path))?;
+    let decided = runtime.block_on(run_deciding(spec, &plan, options, &dir.path))?;
+    let Decided {
+        session,
+        mut series,
+        mut analysis,
+        workers,
+        analysis_secs,
+        kind_phases,
+        kind_phases_secs,
+    } = decided;
     series.source_maps = session.source_maps.clone();
     // The holders of growing collections, for the report (cheap when there are none).
     crate::analysis::collections::explain(&series.last, &mut analysis.collections);
@@ -179,8 +190,14 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         KeepSnapshots::Never => false,
     };
     let mut findings = Vec::new();
+    let mut app_starts = 1;
+    if let (false, Some(before)) = (kind_phases.is_empty(), session.snapshots.last()) {
+        let kinds = explain::kind_phases::judge(&series, &analysis, before, &kind_phases);
+        findings.extend(kinds.into_iter().map(explain::Finding::RequestKind));
+    }
     for extra in explain::extra_runs(spec, &analysis) {
         let series = run_extra(&runtime, spec, &extra.plan, options, keep);
+        app_starts += 1;
         findings.push(extra.conclude(spec, series));
     }
     let mut explanation = explain::explain(
@@ -207,7 +224,7 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
             crate::analysis::keepers::declare(holder, &spec.app.cwd);
         }
     }
-    let explain_secs = t.elapsed().as_secs_f64();
+    let explain_secs = t.elapsed().as_secs_f64() + kind_phases_secs;
 
     // The last step of judging: fingerprints, then the spec's allowed leaks.
     let (fingerprints, allow) = judge_allowed(spec, &series, &mut analysis, &explanation);
@@ -219,8 +236,12 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
     crate::analysis::isolates::fold_into(&mut analysis, &workers);
     isolates.extend(workers);
 
-    let mut kept_snapshots: Vec<PathBuf> =
-        session.snapshots.iter().map(|s| s.path.clone()).collect();
+    let mut kept_snapshots: Vec<PathBuf> = session
+        .snapshots
+        .iter()
+        .chain(kind_phases.iter().filter_map(|o| o.snapshot.as_ref()))
+        .map(|s| s.path.clone())
+        .collect();
     kept_snapshots.extend(
         session
             .workers
@@ -256,6 +277,7 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         fingerprints,
         allow,
         isolates,
+        app_starts,
     })
 }
 
@@ -296,20 +318,27 @@ fn judge_allowed(
     (fingerprints, judgement)
 }
 
-/// What the main session decided: its record, the main series and its analysis, the worker
-/// threads' verdicts and the seconds spent reading and judging.
-type Decided = (
-    SessionRecord,
-    Series,
-    Analysis,
-    Vec<crate::analysis::isolates::IsolateResult>,
-    f64,
-);
+/// What the main session left once decided.
+struct Decided {
+    session: SessionRecord,
+    series: Series,
+    analysis: Analysis,
+    /// The worker threads' verdicts.
+    workers: Vec<crate::analysis::isolates::IsolateResult>,
+    /// Seconds spent reading and judging.
+    analysis_secs: f64,
+    /// The request kinds served alone after the measured phase (see
+    /// [`explain::kind_phases`]), in order.
+    kind_phases: Vec<explain::kind_phases::PhaseOutcome>,
+    /// Seconds spent serving them and taking their snapshots.
+    kind_phases_secs: f64,
+}
 
 /// The main session: the plan's checkpoints, then, while the evidence is borderline, more
 /// (see [`crate::analysis::extend`]) up to the spec's `max_requests`. The series (the main
 /// thread's and each worker thread's) is read and judged after the planned checkpoints and
-/// after each added one; the last reading is the run's.
+/// after each added one; the last reading is the run's. Once decided, the explanation's request kinds are served alone in the same process
+/// ([`explain::kind_phases`]) before the app stops.
 async fn run_deciding(
     spec: &Spec,
     plan: &Plan,
@@ -351,8 +380,18 @@ async fn run_deciding(
         match step {
             Step::Decided => {
                 analysis.extensions = extensions;
-                let record = session.finish().await;
-                return Ok((record, series, analysis, workers, analysis_secs));
+                let t = Instant::now();
+                let phases = explain::kind_phases::phases(spec, &series, &analysis);
+                let kind_phases = serve_kinds_alone(&mut session, phases).await;
+                return Ok(Decided {
+                    session: session.finish().await,
+                    series,
+                    analysis,
+                    workers,
+                    analysis_secs,
+                    kind_phases,
+                    kind_phases_secs: t.elapsed().as_secs_f64(),
+                });
             }
             Step::Extend { to, reasons } => {
                 if options.progress {
@@ -373,6 +412,46 @@ async fn run_deciding(
             }
         }
     }
+}
+
+/// Serves each phase's kind alone, with a snapshot after each. A kind whose requests fail is
+/// an error of that kind only (its snapshot is still taken, so the next kind's interval is its
+/// own); once a snapshot cannot be taken, the kinds left are not served.
+async fn serve_kinds_alone(
+    session: &mut session::Session,
+    phases: Vec<explain::kind_phases::KindPhase>,
+) -> Vec<explain::kind_phases::PhaseOutcome> {
+    let mut outcomes = Vec::with_capacity(phases.len());
+    let mut broken: Option<String> = None;
+    for (i, phase) in phases.into_iter().enumerate() {
+        if let Some(e) = &broken {
+            outcomes.push(explain::kind_phases::PhaseOutcome {
+                phase,
+                error: Some(format!("not served: {e}")),
+                snapshot: None,
+            });
+            continue;
+        }
+        let label = format!("request kind {} alone", phase.label);
+        let error = session
+            .serve_alone(phase.templates.clone(), phase.requests, &label)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let snapshot = match session.snapshot_apart(&format!("kind-{i}")).await {
+            Ok(file) => Some(file),
+            Err(e) => {
+                broken = Some(e.to_string());
+                None
+            }
+        };
+        outcomes.push(explain::kind_phases::PhaseOutcome {
+            phase,
+            error: error.or_else(|| broken.clone()),
+            snapshot,
+        });
+    }
+    outcomes
 }
 
 /// Runs one plan of `spec` on its own (boot to the last checkpoint) and reads its series; the

@@ -21,7 +21,7 @@ use super::{RunOptions, LOG_TAIL_LINES};
 use crate::analysis::SnapshotFile;
 use crate::app::{self, AppConfig, AppError, AppProcess};
 use crate::inspector::{Inspector, InspectorError};
-use crate::load::{LoadGenerator, LoadStats};
+use crate::load::{LoadGenerator, LoadStats, RequestTemplate};
 use crate::spec::Spec;
 
 /// How often the app's liveness is checked while load runs.
@@ -74,6 +74,8 @@ pub struct Session {
     app: AppProcess,
     /// Measured requests sent so far.
     done: u64,
+    /// Requests served alone after the measured phase (see [`Session::serve_alone`]).
+    served_alone: u64,
     /// Whether the sampling heap profiler runs.
     sampling: bool,
     /// Whether worker threads are snapshotted at each checkpoint.
@@ -167,6 +169,7 @@ impl Session {
             inspector: Some(inspector),
             app,
             done: 0,
+            served_alone: 0,
             sampling: false,
             workers: false,
             record,
@@ -260,14 +263,68 @@ impl Session {
         Ok(stats)
     }
 
-    /// Forces GC, writes the next snapshot and reads `process.memoryUsage()`.
+    /// Forces GC, writes the next snapshot of the series and reads `process.memoryUsage()`.
     pub async fn checkpoint(&mut self) -> Result<&SnapshotFile, RunError> {
         let t = Instant::now();
         let k = self.record.snapshots.len();
-        let path = self.dir.join(format!("checkpoint-{k}.heapsnapshot"));
-        let profile_path = self
-            .sampling
-            .then(|| self.dir.join(format!("checkpoint-{k}.heapprofile.json")));
+        let file = self
+            .write_snapshot(&format!("checkpoint-{k}"), self.done, Some(k))
+            .await?;
+        self.record.timings.snapshots += t.elapsed().as_secs_f64();
+        self.record.snapshots.push(file);
+        Ok(self.record.snapshots.last().expect("just pushed"))
+    }
+
+    /// Serves `count` requests of `templates` only (one request kind alone, after the measured
+    /// phase), then puts the spec's own templates back. These requests count neither in the
+    /// measured requests nor in the load counters of the record; their timings are the
+    /// caller's.
+    pub async fn serve_alone(
+        &mut self,
+        templates: Vec<RequestTemplate>,
+        count: u64,
+        phase: &str,
+    ) -> Result<LoadStats, RunError> {
+        let own = self.load.requests().to_vec();
+        let log_tail = |app: &mut AppProcess| app.log_tail(LOG_TAIL_LINES);
+        if let Err(error) = self.load.set_requests(templates) {
+            return Err(RunError::Load {
+                error,
+                log_tail: log_tail(&mut self.app),
+            });
+        }
+        self.say(&format!("{phase}: {count} requests"));
+        let result = self.drive(count, phase).await;
+        self.served_alone += count;
+        if let Err(error) = self.load.set_requests(own) {
+            return Err(RunError::Load {
+                error,
+                log_tail: log_tail(&mut self.app),
+            });
+        }
+        result
+    }
+
+    /// Forces GC and writes a snapshot named `stem` that is not part of the series (after
+    /// [`Session::serve_alone`]); its `requests` go on from the measured requests, counting the
+    /// requests served alone.
+    pub async fn snapshot_apart(&mut self, stem: &str) -> Result<SnapshotFile, RunError> {
+        let requests = self.done + self.served_alone;
+        self.write_snapshot(stem, requests, None).await
+    }
+
+    /// Forces GC, writes `STEM.heapsnapshot` and reads `process.memoryUsage()`. For snapshot
+    /// `series` of the series (`None`: a snapshot apart), the sampling profiler's live samples
+    /// are written beside it and the watched worker threads are snapshotted too.
+    async fn write_snapshot(
+        &mut self,
+        stem: &str,
+        requests: u64,
+        series: Option<usize>,
+    ) -> Result<SnapshotFile, RunError> {
+        let path = self.dir.join(format!("{stem}.heapsnapshot"));
+        let profile_path = (self.sampling && series.is_some())
+            .then(|| self.dir.join(format!("{stem}.heapprofile.json")));
         // A link planted at this name is removed, never followed (Node may write the file).
         crate::private::clear(&path).map_err(|source| RunError::Folder {
             path: path.clone(),
@@ -280,7 +337,7 @@ impl Session {
         let result = async {
             client.collect_garbage().await?;
             client.collect_garbage().await?;
-            if self.workers {
+            if let (true, Some(k)) = (self.workers, series) {
                 let (dir, done) = (&self.dir, self.done);
                 super::workers::checkpoint(client, dir, k, done, &mut self.record.workers).await?;
             }
@@ -308,16 +365,14 @@ impl Session {
                 return Err(inspector_error(&mut self.app, error));
             }
         };
-        self.record.timings.snapshots += t.elapsed().as_secs_f64();
-        self.record.snapshots.push(SnapshotFile {
+        Ok(SnapshotFile {
             path,
-            requests: self.done,
+            requests,
             array_buffer_bytes: usage.array_buffers,
             external_bytes: usage.external,
             rss_bytes: usage.rss,
             allocation_profile: profile_path,
-        });
-        Ok(self.record.snapshots.last().expect("just pushed"))
+        })
     }
 
     /// Closes the load and the inspector, stops the app and returns the record.
