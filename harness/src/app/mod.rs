@@ -32,14 +32,23 @@
 //! would then kill the app in the middle of a run.
 //!
 //! # Scripts and commands
-//! A script runs as `node --inspect=127.0.0.1:0 [node_args] SCRIPT`, and the inspector is the
-//! child's own. A command (`npm start`, `[node, --import, tsx, src/server.ts]`) may start
-//! several node processes, npm itself among them, so the inspector is enabled for all of them
+//! A script runs as `node --inspect=127.0.0.1:0 --inspect-publish-uid=stderr [node_args]
+//! SCRIPT`, and the inspector is the child's own. A command (`npm start`, `[node, --import,
+//! tsx, src/server.ts]`) may start several node processes, npm itself among them, so the inspector is enabled for all of them
 //! with `NODE_OPTIONS` and the one measured is the process that holds the port's listening
 //! socket (`owner.rs`): its inspector URL is the one, of those printed on stderr, whose port
 //! that process also listens on. Readiness also checks ownership for scripts, so a port
 //! answered by someone else is never measured; a fixed port is held exclusively while the app
 //! runs (`port_lock.rs`).
+//!
+//! # The inspector's reach
+//! Every node process gets [`INSPECT_FLAGS`]: the inspector on a random loopback port, with
+//! the session's id published on stderr only. Node accepts any number of WebSocket sessions
+//! (a second client attaches beside leakgate's on Node 20, 22 and 24), so holding the session
+//! does not keep others out; what does is the id: the WebSocket path must carry it, and
+//! without `/json/list` (which answers 404 under `--inspect-publish-uid=stderr`) another
+//! process learns it only from the app's stderr, which leakgate reads through a pipe and
+//! keeps in a 0600 log.
 //!
 //! # Preparing the folder
 //! [`prepare()`] runs `npm ci` when the app's `package-lock.json` is newer than what is installed.
@@ -311,6 +320,10 @@ fn exit_text(code: Option<i32>, signal: Option<i32>) -> String {
     }
 }
 
+/// The flags that start each node process's inspector: on a random loopback port, and with
+/// its session's id printed on stderr only, not listed at `/json/list` for any local process.
+pub const INSPECT_FLAGS: [&str; 2] = ["--inspect=127.0.0.1:0", "--inspect-publish-uid=stderr"];
+
 /// `NODE_OPTIONS` for a command: the app's own (from `app.env`, else leakgate's environment)
 /// followed by the inspector on a free loopback port, so that every node process the command
 /// starts can be inspected.
@@ -322,10 +335,11 @@ fn node_options(cfg: &AppConfig) -> String {
         .or_else(|| std::env::var("NODE_OPTIONS").ok())
         .unwrap_or_default();
     let own = own.trim();
+    let inspect = INSPECT_FLAGS.join(" ");
     if own.is_empty() {
-        "--inspect=127.0.0.1:0".to_string()
+        inspect
     } else {
-        format!("{own} --inspect=127.0.0.1:0")
+        format!("{own} {inspect}")
     }
 }
 
@@ -395,7 +409,7 @@ impl std::fmt::Debug for AppProcess {
 }
 
 impl AppProcess {
-    /// Boots `node --inspect=127.0.0.1:0 <node_args…> <script>` (or `cfg.command`) in
+    /// Boots `node INSPECT_FLAGS <node_args…> <script>` (or `cfg.command`) in
     /// `cfg.cwd`, waits until the app is ready (see [`AppConfig::ready_path`]) and the port is
     /// served by a process it started, and picks that process's inspector URL from stderr.
     /// With a fixed port, first waits until no other app of leakgate's runs on it.
@@ -456,7 +470,7 @@ impl AppProcess {
             }
             (None, Some(script)) => {
                 let mut cmd = Command::new(&node);
-                cmd.arg("--inspect=127.0.0.1:0")
+                cmd.args(INSPECT_FLAGS)
                     .args(&cfg.node_args)
                     .arg(script)
                     .envs(&cfg.env);

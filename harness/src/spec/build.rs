@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+use super::inspector_flags;
 use super::locate::Cx;
 use super::requests::RawLoad;
 use super::{
@@ -41,7 +42,7 @@ struct RawApp {
     command: Option<Spanned<serde_json::Value>>,
     cwd: Option<Spanned<String>>,
     env: Option<BTreeMap<String, EnvValue>>,
-    node_args: Option<Vec<String>>,
+    node_args: Option<Vec<Spanned<String>>>,
     ready: Option<RawReady>,
     port: Option<Spanned<u16>>,
 }
@@ -272,6 +273,21 @@ impl Cx<'_> {
                 return self.fail(self.key_or_top("app.node_args"), message);
             }
         }
+        let node_args = raw.node_args.unwrap_or_default();
+        let flags: Vec<&str> = node_args.iter().map(|a| a.value.as_str()).collect();
+        if let Some(refused) = inspector_flags::refused(&flags, "app.node_args") {
+            let at = node_args.get(refused.index).map(|a| a.referenced);
+            return self.fail(
+                at.unwrap_or(self.key_or_top("app.node_args")),
+                refused.message,
+            );
+        }
+        if let Some(AppCommand::Argv(argv)) = &command {
+            self.command_flags(argv.clone())?;
+        }
+        if let Some(AppCommand::Shell(line)) = &command {
+            self.command_flags(inspector_flags::words(line))?;
+        }
         let default_cwd = match &script {
             Some(script) => script
                 .parent()
@@ -306,6 +322,14 @@ impl Cx<'_> {
             let message = format!("app.env name `{bad}` must be non-empty and contain no `=`");
             return self.fail(at.unwrap_or(self.key_or_top("app.env")), message);
         }
+        if let Some(options) = env.get("NODE_OPTIONS") {
+            let words = inspector_flags::words(options);
+            let flags: Vec<&str> = words.iter().map(String::as_str).collect();
+            if let Some(refused) = inspector_flags::refused(&flags, "app.env.NODE_OPTIONS") {
+                let at = self.index.value("app.env.NODE_OPTIONS");
+                return self.fail(at.unwrap_or(self.key_or_top("app.env")), refused.message);
+            }
+        }
         let ready = raw.ready.unwrap_or(RawReady {
             path: None,
             timeout: None,
@@ -324,7 +348,7 @@ impl Cx<'_> {
             package_dir,
             cwd,
             env,
-            node_args: raw.node_args.unwrap_or_default(),
+            node_args: node_args.into_iter().map(|a| a.value).collect(),
             ready_path: ready
                 .path
                 .map(|p| self.url_path(p, "app.ready.path"))
@@ -336,6 +360,24 @@ impl Cx<'_> {
             )?,
             port,
         })
+    }
+
+    /// Refuses a command whose node flags open the inspector beyond the loopback.
+    fn command_flags(&self, words: Vec<String>) -> Result<(), SpecError> {
+        let flags: Vec<&str> = words.iter().map(String::as_str).collect();
+        match inspector_flags::refused(&flags, "app.command") {
+            Some(refused) => {
+                let at = self
+                    .index
+                    .value(&format!("app.command[{}]", refused.index))
+                    .or_else(|| self.index.value("app.command"));
+                self.fail(
+                    at.unwrap_or(self.key_or_top("app.command")),
+                    refused.message,
+                )
+            }
+            None => Ok(()),
+        }
     }
 
     fn script(&self, base: &Path, raw: Spanned<String>) -> Result<PathBuf, SpecError> {

@@ -123,6 +123,11 @@ impl KeyIndex {
         self.0.iter().find(|e| e.path == path).map(|e| e.key)
     }
 
+    /// The location of the value at `path`.
+    pub(super) fn value(&self, path: &str) -> Option<Location> {
+        self.0.iter().find(|e| e.path == path).map(|e| e.value)
+    }
+
     /// The entry whose key is at `at`.
     fn by_key(&self, at: Location) -> Option<&KeyEntry> {
         self.0.iter().find(|e| same_place(e.key, at))

@@ -24,6 +24,7 @@
 //!    `DEFAULT_*` constants below (`build.rs`).
 
 mod build;
+mod inspector_flags;
 mod locate;
 pub mod power;
 mod requests;

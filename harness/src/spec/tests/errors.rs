@@ -349,3 +349,44 @@ fn env_values_must_be_strings_and_one_document_per_file() {
         f.error("app: {script: ../app/server.js}\nload: {requests: [\"GET /\"]}\n---\nname: b\n");
     assert!(err.starts_with("4:1: a spec is one YAML document"), "{err}");
 }
+
+#[test]
+fn inspector_flags_beyond_the_loopback_are_refused_where_they_are_written() {
+    let fx = Fixture::new();
+    let cases = [
+        (
+            "app:\n  script: ../app/server.js\n  node_args: [--enable-source-maps, \"--inspect=0.0.0.0:39229\"]\nload: {requests: [/]}\n",
+            "3:37: `app.node_args` has `--inspect=0.0.0.0:39229`, which opens the V8 inspector on `0.0.0.0`",
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  node_args:\n    - --inspect-port\n    - 0.0.0.0:0\nload: {requests: [/]}\n",
+            "4:7: `app.node_args` has `--inspect-port 0.0.0.0:0`, which opens the V8 inspector on `0.0.0.0`",
+        ),
+        (
+            "app:\n  command: [node, \"--inspect-brk=[::]:9229\", server.js]\nload: {requests: [/]}\n",
+            "2:19: `app.command` has `--inspect-brk=[::]:9229`, which opens the V8 inspector on `::`",
+        ),
+        (
+            "app:\n  command: node --inspect=10.0.0.2 server.js\nload: {requests: [/]}\n",
+            "2:12: `app.command` has `--inspect=10.0.0.2`, which opens",
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  env: {NODE_OPTIONS: \"--inspect-port=0.0.0.0:0\"}\nload: {requests: [/]}\n",
+            "3:23: `app.env.NODE_OPTIONS` has `--inspect-port=0.0.0.0:0`, which opens",
+        ),
+        (
+            "app:\n  script: ../app/server.js\n  node_args: [--inspect-publish-uid=http]\nload: {requests: [/]}\n",
+            "3:15: `app.node_args` has `--inspect-publish-uid=http`, which lists the inspector session's id",
+        ),
+    ];
+    for (source, start) in cases {
+        let error = fx.error(source);
+        assert!(error.starts_with(start), "{error}\nwanted: {start}");
+        assert!(
+            error.contains("127.0.0.1") || error.contains("=stderr"),
+            "names the allowed form: {error}"
+        );
+    }
+    let loopback = "app:\n  script: ../app/server.js\n  node_args: [\"--inspect=127.0.0.1:9229\", --inspect-port=0]\nload: {requests: [/]}\n";
+    assert!(fx.parse(loopback).is_ok());
+}
