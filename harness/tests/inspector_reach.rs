@@ -142,7 +142,7 @@ fn the_attack_works_on_a_plain_inspector() {
             }
         };
         let (found, ran_code) = second_client(port_of(&url)).await;
-        assert_eq!(found, [url.clone()], "/json/list lists the session");
+        assert_eq!(found, [url], "/json/list lists the session");
         assert!(
             ran_code,
             "a second client runs code in a plainly inspected node"
