@@ -65,6 +65,32 @@ fn typescript_under_tsx_is_reported_at_its_ts_line() {
     let declared = kept.declared_at.as_ref().expect("declared");
     assert_eq!((declared.file.as_str(), declared.line), ("server.ts", 24));
     assert_eq!(kept.stored_at[0].line, 29);
+    // The sampled allocation site, by default, goes through tsx's source map too: the `.ts`
+    // line of `new Visit(`, with the position tsx generated beside it.
+    assert_eq!(
+        site(&m, "Visit", "server.ts"),
+        (
+            "server.ts".to_string(),
+            Some(29),
+            "new Visit(…)".to_string()
+        )
+    );
+    let sites = m
+        .explanation
+        .allocation_sites
+        .iter()
+        .find(|s| s.class == "Visit")
+        .expect("Visit sites");
+    assert_eq!(
+        sites.method,
+        leakgate::explain::allocations::SiteMethod::Sampling
+    );
+    let top = sites
+        .sites
+        .iter()
+        .find(|s| s.file == "server.ts")
+        .expect("site");
+    assert!(top.generated.is_some(), "{top:?}");
 }
 
 #[test]

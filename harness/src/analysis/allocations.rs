@@ -276,7 +276,7 @@ pub(crate) fn display_file(script: &str, roots: &AppRoots) -> String {
 }
 
 /// The file a script name stands for: an absolute path, or a `file://` URL (percent-decoded).
-fn script_path(script: &str) -> Option<PathBuf> {
+pub(crate) fn script_path(script: &str) -> Option<PathBuf> {
     if let Some(rest) = script.strip_prefix("file://") {
         // `file:///abs/path`, or `file://localhost/abs/path`.
         let rest = rest.strip_prefix("localhost").unwrap_or(rest);

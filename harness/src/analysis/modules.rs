@@ -115,23 +115,10 @@ impl ModuleBindings {
 /// The path of a `file:` URL (`file:///app/src/bus.mjs` → `/app/src/bus.mjs`), with `%XX`
 /// escapes decoded.
 pub fn file_of_url(url: &str) -> Option<String> {
-    let path = url.strip_prefix("file://")?;
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+    if !url.starts_with("file:") {
+        return None;
     }
-    String::from_utf8(out).ok()
+    super::allocations::script_path(url).map(|p| p.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

@@ -41,9 +41,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::allocations::package_of;
+use super::allocations::script_path;
 use super::allocations::{choose_site, display_file, AllocationSite, AppRoots};
 use super::series::Series;
-use super::source::find_candidates;
+use super::source::{allocation_candidates, find_candidates, source_type_of};
+use super::sourcemaps::SourceMaps;
 use super::verdict::Suspect;
 use crate::snapshot::NodeIndex;
 
@@ -251,6 +253,7 @@ pub fn sampled_sites(
     heap_bytes_per_request: f64,
     interval: u64,
     app_root: &Path,
+    source_maps: &mut SourceMaps,
     max_sites: usize,
 ) -> Option<SampledSites> {
     let verified = series.verified();
@@ -284,6 +287,8 @@ pub fn sampled_sites(
     let mut site_of_stack: HashMap<usize, Option<usize>> = HashMap::new();
     let mut keys: HashMap<(String, u32, u32, String), usize> = HashMap::new();
     let mut places: Vec<AllocationSite> = Vec::new();
+    // Original sources carried by source maps, by displayed file.
+    let mut contents: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     // Per place: estimated objects and bytes and samples, overall and per class.
     let mut overall: Vec<(f64, f64, u64)> = Vec::new();
     let mut per_class: Vec<Vec<(f64, f64, u64)>> = vec![Vec::new(); suspects.len()];
@@ -304,9 +309,24 @@ pub fn sampled_sites(
                 frame.function.clone(),
             );
             Some(*keys.entry(key).or_insert_with(|| {
+                // Code run through a source map (TypeScript, a bundle) is reported at the line
+                // the developer wrote, the generated position kept beside it.
+                let original = script_path(&frame.script)
+                    .and_then(|p| source_maps.original(&p, frame.line, frame.column));
+                let (file, line, column, generated) = match original {
+                    Some(o) => {
+                        let shown = display_file(&o.file.to_string_lossy(), &roots);
+                        if let Some(text) = o.content {
+                            contents.insert(shown.clone(), text);
+                        }
+                        let generated = format!("{file}:{}:{}", frame.line, frame.column);
+                        (shown, o.line, o.column, Some(generated))
+                    }
+                    None => (file, frame.line, frame.column, None),
+                };
                 places.push(AllocationSite {
                     package: package_of(&file),
-                    generated: None,
+                    generated,
                     candidates: Vec::new(),
                     function: if frame.function.is_empty() {
                         "(anonymous)".to_string()
@@ -314,8 +334,8 @@ pub fn sampled_sites(
                         frame.function.clone()
                     },
                     file,
-                    line: frame.line,
-                    column: frame.column,
+                    line,
+                    column,
                     count: 0,
                     bytes: 0,
                     script: frame.script.clone(),
@@ -424,13 +444,22 @@ pub fn sampled_sites(
                     && !site.file.starts_with("node:")
                     && !site.file.contains("node_modules")
                 {
-                    site.candidates = find_candidates(
-                        app_root,
-                        &site.file,
-                        site.line,
-                        site.column,
-                        &suspect.class,
-                    );
+                    site.candidates = match contents.get(&site.file) {
+                        Some(text) => allocation_candidates(
+                            text,
+                            source_type_of(&site.file),
+                            site.line,
+                            site.column,
+                            &suspect.class,
+                        ),
+                        None => find_candidates(
+                            app_root,
+                            &site.file,
+                            site.line,
+                            site.column,
+                            &suspect.class,
+                        ),
+                    };
                     if let [one] = site.candidates.as_slice() {
                         site.statement = Some(one.clone());
                     }
