@@ -253,9 +253,10 @@ pub fn sampled_sites(
     heap_bytes_per_request: f64,
     interval: u64,
     app_root: &Path,
-    source_maps: &mut SourceMaps,
     max_sites: usize,
 ) -> Option<SampledSites> {
+    // Positions in code run through a source map are reported in the original source.
+    let mut source_maps: SourceMaps = series.source_maps.clone();
     let verified = series.verified();
     if verified.is_empty() || profiles.len() != series.len() {
         return None;

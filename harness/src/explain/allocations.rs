@@ -134,7 +134,6 @@ pub fn sampled(
         analysis.heap.per_request,
         interval,
         &spec.app.cwd,
-        &mut series.source_maps.clone(),
         MAX_SITES_PER_CLASS,
     ) else {
         return Ok(None);
