@@ -54,8 +54,9 @@
 //! [`prepare()`] runs `npm ci` when the app's `package-lock.json` is newer than what is installed.
 //! Tests often run in parallel, in many threads or (under cargo-nextest) in many processes, and
 //! two concurrent `npm ci` runs in one folder wreck each other's `node_modules`. So the install
-//! runs under an exclusive `flock` on a lock file in the system temp folder, named from a hash
-//! of the canonical folder path, and freshness is checked again once the lock is held.
+//! runs under an exclusive `flock` on a lock file in this user's `0700` lock folder, named from
+//! a hash of the canonical folder path, and freshness is checked again once the lock is held
+//! (`prepare.rs`).
 
 pub mod lifetime;
 mod log;
@@ -75,7 +76,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use log::{spawn_reader, LineLog};
-pub use prepare::{prepare, PrepareOutcome};
+pub use prepare::{prepare, PrepareOutcome, NPM_LOCK_TIMEOUT};
 
 /// Grace period between `SIGTERM` and `SIGKILL` in [`AppProcess::shutdown`].
 const TERM_GRACE: Duration = Duration::from_secs(3);
@@ -189,6 +190,24 @@ pub enum AppError {
         code: Option<i32>,
         /// The last lines of its output.
         log_tail: String,
+    },
+    /// Another process held the folder's install lock for too long.
+    #[error(
+        "waited {}s for another `npm ci` in {} to finish: {holder} holds the lock {}; \
+         stop it, or remove the lock file once no install runs",
+        waited.as_secs(),
+        cwd.display(),
+        lock.display()
+    )]
+    NpmLockTimeout {
+        /// The folder being prepared.
+        cwd: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// How long leakgate waited.
+        waited: Duration,
+        /// Who holds it, as far as known.
+        holder: String,
     },
     /// The child process could not be created.
     #[error("could not start `{program}` in {}: {source}", cwd.display())]
