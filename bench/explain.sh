@@ -36,3 +36,10 @@ sed "s#\.\./sample-apps#$PWD/sample-apps#" specs/hello.yaml > "$tmp/hello-never.
 echo "explain: never" >> "$tmp/hello-never.yaml"
 a=$(wall specs/hello.yaml); b=$(wall "$tmp/hello-never.yaml")
 printf '%-18s %10s %10s %7.2f   (sampling on vs explain: never)\n' hello "$a" "$b" "$(echo "$a / $b" | bc -l)"
+
+# A library leak that makes every request expensive (slow specs, so only on request):
+# AJV=1 bench/explain.sh [RUNS]
+if [ "${AJV:-0}" = 1 ]; then
+  a=$(wall specs/ajv-compile.yaml); b=$(wall specs/ajv-compile-fixed.yaml)
+  printf '%-18s %10s %10s %7.2f\n' ajv-compile "$a" "$b" "$(echo "$a / $b" | bc -l)"
+fi
