@@ -25,7 +25,7 @@
 //! | [`load`] | the built-in HTTP load generator (hyper, keep-alive, exact request counts) |
 //! | [`private`] | files and folders leakgate writes: 0600/0700, never through a symlink |
 //! | [`snapshot`] | the streaming `.heapsnapshot` reader and the columnar heap graph |
-//! | [`analysis`] | snapshot series read from files, class tables, survivors by id, growth per request, suspects, verdicts |
+//! | [`analysis`] | snapshot series read from files, class tables, survivors by id, growth per request, suspects, verdicts (one per isolate: main thread and worker threads) |
 //! | [`explain`] | explaining a found leak: retainers, allocation sites, the leaking request kind |
 //! | [`report`] | text, JSON, JUnit, SVG and GitHub reports |
 //! | [`report_files`] | the report files every front end writes: per spec JSON, text and SVG, JUnit for all |
