@@ -408,7 +408,7 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
             &svg[..20]
         );
         assert!(svg.contains("xmlns=\"http://www.w3.org/2000/svg\""));
-        assert!(svg.contains("viewBox=\"0 0 640 360\""));
+        assert!(svg.contains("viewBox=\"0 0 640 570\""));
         let elements = xml::parse(&svg).unwrap_or_else(|e| panic!("{name}.svg: {e}"));
         assert_eq!(elements[0].name, "svg");
         assert_eq!(

@@ -7,6 +7,12 @@
 //! series. Neither axis starts at zero; instead each spans at least the growth its threshold
 //! allows over the measured requests, so a line that climbs from corner to corner is at the
 //! threshold, and noise in a clean run stays visibly small.
+//!
+//! Below it, the criterion itself: the new objects of the worst suspects that survive, per
+//! interval, against the detection floor's line (what a class leaking at the floor leaves in
+//! that interval). The last interval is drawn pale: its objects prove nothing yet (see
+//! `analysis::verdict`). The axis starts at zero and spans at least twice the floor, clean run
+//! or leaky, so a leak stands far above the line and a clean run shows an empty panel.
 
 use std::fmt::Write as _;
 
@@ -17,8 +23,15 @@ use crate::spec::{Spec, Thresholds};
 
 /// The chart's size in user units (and its default size in pixels).
 pub const WIDTH: f64 = 640.0;
-/// See [`WIDTH`].
+/// The height of the bytes panel; see [`WIDTH`].
 pub const HEIGHT: f64 = 360.0;
+/// The height of the survivors panel below it.
+pub const SURVIVORS_HEIGHT: f64 = 210.0;
+/// The whole chart's height.
+pub const TOTAL_HEIGHT: f64 = HEIGHT + SURVIVORS_HEIGHT;
+/// Suspects drawn in the survivors panel at most.
+pub const MAX_SUSPECTS_DRAWN: usize = 3;
+const SUSPECT_COLOURS: [&str; MAX_SUSPECTS_DRAWN] = ["#8250df", "#bf3989", "#0a7d6c"];
 
 const HEAP_COLOUR: &str = "#1f6fb4";
 const BUFFER_COLOUR: &str = "#e0740b";
@@ -261,14 +274,14 @@ fn render_chart(c: &Chart) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
-         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"Helvetica, Arial, sans-serif\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{TOTAL_HEIGHT}\" \
+         viewBox=\"0 0 {WIDTH} {TOTAL_HEIGHT}\" font-family=\"Helvetica, Arial, sans-serif\" \
          font-size=\"11\">"
     );
     let _ = writeln!(s, "<title>{headline}; {slopes}</title>");
     let _ = writeln!(
         s,
-        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#ffffff\"/>"
+        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{TOTAL_HEIGHT}\" fill=\"#ffffff\"/>"
     );
     // Title: verdict, then the slopes.
     let _ = writeln!(
@@ -442,8 +455,140 @@ fn render_chart(c: &Chart) -> String {
             );
         }
     }
+    survivors_panel(&mut s, c, &xs);
     s.push_str("</svg>\n");
     s
+}
+
+/// The survivors panel (see the module docs), below the bytes panel.
+fn survivors_panel(s: &mut String, c: &Chart, xs: &[f64]) {
+    let top = HEIGHT + 30.0;
+    let bottom = TOTAL_HEIGHT - 40.0;
+    // Requests of each interval: from the post-warm-up snapshot to each checkpoint.
+    let intervals: Vec<f64> = xs.windows(2).map(|w| (w[1] - w[0]).max(0.0)).collect();
+    if intervals.is_empty() {
+        return;
+    }
+    let floor_per_request = c.analysis.detection_floor.objects_per_1k_requests / 1000.0;
+    let floors: Vec<f64> = intervals.iter().map(|r| r * floor_per_request).collect();
+    let suspects: Vec<&crate::analysis::Suspect> = c
+        .analysis
+        .suspects
+        .iter()
+        .filter(|x| x.survivors_by_interval.len() == intervals.len())
+        .take(MAX_SUSPECTS_DRAWN)
+        .collect();
+    let most = suspects
+        .iter()
+        .flat_map(|x| x.survivors_by_interval.iter().map(|&n| n as f64))
+        .chain(floors.iter().map(|f| 2.0 * f))
+        .fold(1.0, f64::max);
+    let y_axis = axis(0.0, most, 1.0);
+    let py = |v: f64| y_axis.map(v, bottom, top);
+    let _ = writeln!(
+        s,
+        "<text x=\"{LEFT}\" y=\"{y}\" font-size=\"12\" font-weight=\"bold\" fill=\"#1f2328\">\
+         new objects surviving, per interval (the leak criterion)</text>",
+        y = top - 10.0
+    );
+    for t in y_axis.ticks() {
+        let _ = writeln!(
+            s,
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{RIGHT}\" y2=\"{y:.1}\" stroke=\"#eaeef2\"/>\
+             <text x=\"{x}\" y=\"{ty:.1}\" text-anchor=\"end\" fill=\"#57606a\">{t}</text>",
+            y = py(t),
+            x = LEFT - 6.0,
+            ty = py(t) + 4.0
+        );
+    }
+    let width = (RIGHT - LEFT) / intervals.len() as f64;
+    let bar = (width * 0.7 / suspects.len().max(1) as f64).min(40.0);
+    for (k, &requests) in intervals.iter().enumerate() {
+        let x0 = LEFT + width * k as f64;
+        let verified = k + 1 < intervals.len();
+        let label = if verified {
+            format!("interval {} ({} req.)", k + 1, request_label(requests))
+        } else {
+            format!("interval {} (not verified)", k + 1)
+        };
+        let _ = writeln!(
+            s,
+            "<text x=\"{x:.1}\" y=\"{y}\" text-anchor=\"middle\" fill=\"#57606a\">{label}</text>",
+            x = x0 + width / 2.0,
+            y = bottom + 16.0
+        );
+        if !verified {
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x0:.1}\" y=\"{top}\" width=\"{width:.1}\" height=\"{h:.1}\" \
+                 fill=\"#f6f8fa\"/>",
+                h = bottom - top
+            );
+        }
+        let start = x0 + (width - bar * suspects.len() as f64) / 2.0;
+        for (i, suspect) in suspects.iter().enumerate() {
+            let n = suspect.survivors_by_interval[k] as f64;
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" \
+                 fill=\"{colour}\" opacity=\"{o}\"><title>{class}: {n} survivors</title></rect>",
+                x = start + bar * i as f64,
+                y = py(n),
+                h = bottom - py(n),
+                colour = SUSPECT_COLOURS[i],
+                o = if verified { "0.9" } else { "0.3" },
+                class = escape_text(&suspect.class)
+            );
+        }
+        // The floor: what a class leaking at the detection floor leaves in this interval.
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x0:.1}\" y1=\"{y:.1}\" x2=\"{x1:.1}\" y2=\"{y:.1}\" stroke=\"{FAIL_COLOUR}\" \
+             stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>",
+            y = py(floors[k]),
+            x1 = x0 + width
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<rect x=\"{LEFT}\" y=\"{top}\" width=\"{w}\" height=\"{h}\" fill=\"none\" \
+         stroke=\"#57606a\"/>",
+        w = RIGHT - LEFT,
+        h = bottom - top
+    );
+    // Legend: the floor, then each suspect drawn.
+    let mut x = LEFT;
+    let y = TOTAL_HEIGHT - 8.0;
+    let _ = writeln!(
+        s,
+        "<line x1=\"{x}\" y1=\"{ly}\" x2=\"{x2}\" y2=\"{ly}\" stroke=\"{FAIL_COLOUR}\" \
+         stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/><text x=\"{tx}\" y=\"{y}\" fill=\"#1f2328\">\
+         detection floor (1 per {per} requests)</text>",
+        ly = y - 4.0,
+        x2 = x + 18.0,
+        tx = x + 22.0,
+        per = request_label(c.analysis.detection_floor.requests_per_object.round())
+    );
+    x += 245.0;
+    if suspects.is_empty() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{x}\" y=\"{y}\" fill=\"#57606a\">no class kept new objects in every interval</text>"
+        );
+    }
+    for (i, suspect) in suspects.iter().enumerate() {
+        let name: String = suspect.class.chars().take(14).collect();
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x}\" y=\"{ry}\" width=\"10\" height=\"10\" fill=\"{colour}\"/>\
+             <text x=\"{tx}\" y=\"{y}\" fill=\"#1f2328\">{name}</text>",
+            ry = y - 9.0,
+            colour = SUSPECT_COLOURS[i],
+            tx = x + 14.0,
+            name = escape_text(&name)
+        );
+        x += 105.0;
+    }
 }
 
 #[cfg(test)]
@@ -505,7 +650,7 @@ mod tests {
             thresholds: &Thresholds::default(),
         });
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
-        assert!(svg.contains("viewBox=\"0 0 640 360\""));
+        assert!(svg.contains("viewBox=\"0 0 640 570\""));
         assert!(svg.contains("a&lt;b&gt; &amp; &quot;c&quot;: leak, expected clean"));
         assert!(!svg.contains('\u{1}'));
         assert!(svg.contains("heap +100.0 B/request"));
@@ -515,7 +660,13 @@ mod tests {
         assert!(svg.contains(" MiB<"));
         assert!(svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
-        assert_eq!(svg.matches("stroke-dasharray").count(), 3);
+        // Two fitted lines and their legend, then the floor in each of the 3 intervals and
+        // its legend.
+        assert_eq!(svg.matches("stroke-dasharray").count(), 7);
+        assert!(svg.contains("new objects surviving, per interval"));
+        assert!(svg.contains(">interval 1 (2000 req.)<"));
+        assert!(svg.contains(">interval 3 (not verified)<"));
+        assert!(svg.contains("no class kept new objects in every interval"));
     }
 
     #[test]
