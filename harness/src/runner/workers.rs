@@ -5,7 +5,8 @@
 //! created by leakgate readable by the user alone and written by V8 inside the worker. A
 //! worker that is gone, or cannot write its snapshot, misses that checkpoint: the analysis
 //! then leaves it unjudged ([`crate::analysis::isolates`]) rather than failing the run. Only
-//! the main connection failing fails the checkpoint.
+//! the main connection failing fails the checkpoint. Threads Node starts for itself (a
+//! `node:` URL, such as the module-loader hooks thread) are left out.
 
 use std::path::Path;
 
@@ -22,7 +23,14 @@ pub(super) async fn checkpoint(
     requests: u64,
     series: &mut Vec<WorkerSeriesFiles>,
 ) -> Result<(), InspectorError> {
-    let workers: Vec<WorkerInfo> = client.workers().to_vec();
+    // Node's own threads (the module-loader hooks thread that `--import tsx` or `register()`
+    // starts runs `node:internal/modules/esm/worker`) are not the app's workers.
+    let workers: Vec<WorkerInfo> = client
+        .workers()
+        .iter()
+        .filter(|w| !w.url.starts_with("node:"))
+        .cloned()
+        .collect();
     for worker in &workers {
         let at = match series.iter().position(|s| s.id == worker.worker_id) {
             Some(at) => at,
