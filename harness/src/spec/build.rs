@@ -167,6 +167,13 @@ impl Cx<'_> {
             None => last
                 .saturating_mul(DEFAULT_EXTENSION_FACTOR)
                 .min(MAX_REQUESTS.max(last)),
+            Some(m) if m.value > MAX_REQUESTS => {
+                let message = format!(
+                    "`max_requests` must be at most {MAX_REQUESTS} requests (found {})",
+                    m.value
+                );
+                return self.fail(m.referenced, message);
+            }
             Some(m) if m.value >= last => m.value,
             Some(m) => {
                 let message = format!(
