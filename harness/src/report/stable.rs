@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 
 use crate::analysis::retainers::Holder;
 use crate::analysis::verdict::{Growth, Suspect};
+use crate::analysis::Verdict;
 use crate::runner::{RunError, SpecRun};
 use crate::spec::Spec;
 
@@ -201,12 +202,25 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
 
 /// Under `isolates:`, each thread's verdict and robust suspects; nothing when the app has no
 /// worker threads, so that the reports of single-threaded apps keep their form.
+///
+/// A worker a dependency starts for itself (esbuild's service thread under tsx, whose script
+/// is in `node_modules`) comes and goes with the dependency's own scheduling, so it is listed
+/// only when it leaks: otherwise the report would change from run to run with nothing changed.
 fn isolate_lines(out: &mut String, isolates: &[crate::analysis::isolates::IsolateResult]) {
-    if isolates.len() < 2 {
+    use crate::analysis::isolates::IsolateKind;
+    let listed: Vec<_> = isolates
+        .iter()
+        .filter(|i| {
+            i.kind == IsolateKind::Main
+                || !i.label.contains("node_modules/")
+                || i.verdict == Some(Verdict::Leak)
+        })
+        .collect();
+    if listed.len() < 2 {
         return;
     }
     let _ = writeln!(out, "isolates:");
-    for i in isolates {
+    for i in listed {
         let verdict = i.verdict.map_or("not judged", |v| v.as_str());
         let _ = writeln!(out, "  {}: {verdict}", i.label);
         if i.kind == crate::analysis::isolates::IsolateKind::Main {
