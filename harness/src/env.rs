@@ -10,6 +10,7 @@
 //! | `INSTA_UPDATE` | `auto` (default), `no`, `new`, `always`, `unseen` | what a report snapshot comparison writes (insta's variable and meanings; see [`UpdateMode`]) |
 //! | `GITHUB_ACTIONS` | `true` | set by GitHub Actions; `leakgate run` prints `::error` annotations for specs that fail |
 //! | `GITHUB_STEP_SUMMARY` | a file | set by GitHub Actions; `leakgate run` appends a Markdown table of the runs to it |
+//! | `RUNNER_TEMP` | a folder | set by GitHub Actions, emptied for each job; `leakgate run` counts the job's annotations there (50 per job) |
 
 use std::path::PathBuf;
 
@@ -41,6 +42,8 @@ pub struct EnvSettings {
     pub github_actions: bool,
     /// `GITHUB_STEP_SUMMARY`: the Markdown file of the job's summary.
     pub github_step_summary: Option<PathBuf>,
+    /// `RUNNER_TEMP`: the job's own temporary folder.
+    pub runner_temp: Option<PathBuf>,
     /// `CI` and `INSTA_UPDATE`: what comparing a report with its snapshot may write.
     pub update_mode: UpdateMode,
 }
@@ -78,6 +81,7 @@ pub fn settings() -> Result<EnvSettings, EnvError> {
         specs: var("LEAKGATE_SPECS").map(PathBuf::from),
         github_actions: var("GITHUB_ACTIONS").as_deref() == Some("true"),
         github_step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        runner_temp: var("RUNNER_TEMP").map(PathBuf::from),
     })
 }
 

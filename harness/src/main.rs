@@ -17,6 +17,7 @@ use leakgate::analysis::retainers::{top_retainers as top_retainers_of, TopRetain
 use leakgate::analysis::verdict::ENGINE_CLASSES;
 use leakgate::analysis::{summarize, DiffBuilder};
 use leakgate::explain::{retainers_of, GraphIndex, MAX_EXPLAINED_SUSPECTS};
+use leakgate::report::github::{annotations_allowed, count_annotations, MAX_ERRORS_PER_STEP};
 use leakgate::report::stable::render_stable;
 use leakgate::report::{
     annotations, overflow_summary, render_diff, render_junit, render_retainers, render_run,
@@ -532,8 +533,17 @@ fn run(
         store_reports(&pairs)?;
     }
     let cwd = std::env::current_dir().unwrap_or_default();
+    let allowed = if settings.github_actions {
+        annotations_allowed(settings.github_job_annotations.as_deref())
+    } else {
+        MAX_ERRORS_PER_STEP
+    };
     if settings.github_actions {
-        let lines = annotations(&pairs, &cwd);
+        let lines = annotations(&pairs, &cwd, allowed);
+        if let Some(count) = &settings.github_job_annotations {
+            // The count is a courtesy to later steps: failing to keep it fails nothing.
+            let _ = count_annotations(count, lines.lines().count());
+        }
         // The runner reads workflow commands from stderr too, so JSON on stdout stays clean.
         if json == Some(Path::new("-")) {
             eprint!("{lines}");
@@ -542,7 +552,7 @@ fn run(
         }
     }
     if let Some(summary) = &settings.github_step_summary {
-        let text = step_summary(&pairs) + &overflow_summary(&pairs, &cwd);
+        let text = step_summary(&pairs) + &overflow_summary(&pairs, &cwd, allowed);
         append_file(summary, &text)?;
     }
     if outputs.suggest_allow {

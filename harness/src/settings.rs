@@ -45,6 +45,8 @@ pub struct Settings {
     pub github_actions: bool,
     /// GitHub's step summary file, appended to.
     pub github_step_summary: Option<PathBuf>,
+    /// The GitHub job's annotation count file (in `$RUNNER_TEMP`).
+    pub github_job_annotations: Option<PathBuf>,
 }
 
 impl Settings {
@@ -79,6 +81,10 @@ impl Settings {
             update_mode: env.update_mode,
             github_actions: env.github_actions,
             github_step_summary: env.github_step_summary.clone(),
+            github_job_annotations: env
+                .runner_temp
+                .as_ref()
+                .map(|d| d.join(crate::report::github::JOB_COUNT_FILE)),
         }
     }
 

@@ -268,6 +268,7 @@ impl Fixture {
         for var in [
             "GITHUB_ACTIONS",
             "GITHUB_STEP_SUMMARY",
+            "RUNNER_TEMP",
             "LEAKGATE_KEEP_SNAPSHOTS",
             "LEAKGATE_ARTIFACTS",
         ] {
@@ -482,4 +483,37 @@ fn a_missed_expect_exits_1_and_writes_junit_alone() {
     assert!(!stdout.contains("::error"), "no annotations outside GitHub");
     junit(&fx.path().join("out/junit.xml"), 1, 1, 0);
     assert!(!fx.path().join("reports").exists());
+}
+
+#[test]
+fn the_steps_of_one_job_share_fifty_annotations() {
+    let fx = Fixture::new();
+    // Earlier steps of the job printed 49; two specs that cannot start make two findings.
+    let crash = fx
+        .spec_text(fx.crash_spec)
+        .replace("crashes-at-boot", "crashes-again");
+    std::fs::write(fx.path().join("crash-again.yaml"), crash).unwrap();
+    let runner_temp = fx.path().join("runner-temp");
+    std::fs::create_dir(&runner_temp).unwrap();
+    let count = runner_temp.join("leakgate-annotations");
+    std::fs::write(&count, "49\n").unwrap();
+    let summary = fx.path().join("step-summary.md");
+    let out = fx.leakgate(
+        &[fx.crash_spec, "crash-again.yaml"],
+        &[
+            ("GITHUB_ACTIONS", Path::new("true")),
+            ("GITHUB_STEP_SUMMARY", &summary),
+            ("RUNNER_TEMP", &runner_temp),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "specs that cannot run exit 2");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.matches("::error").count(), 1, "{stdout}");
+    assert_eq!(read(&count), "50\n");
+    let summary = read(&summary);
+    assert!(
+        summary
+            .contains("#### 1 more findings (GitHub shows 10 annotations per step and 50 per job)"),
+        "{summary}"
+    );
 }

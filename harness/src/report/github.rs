@@ -2,6 +2,11 @@
 //! that failed or could not run, and a Markdown table for the job's step summary
 //! (`$GITHUB_STEP_SUMMARY`).
 //!
+//! GitHub shows at most 10 `::error` annotations per step and 50 per job; what is beyond goes
+//! to the step summary. A job's count is kept in `$RUNNER_TEMP/leakgate-annotations` (the
+//! runner empties that folder for each job), so several `leakgate run` steps of one job share
+//! the 50.
+//!
 //! Workflow commands are single lines, so messages and properties are escaped the way the
 //! Actions runner unescapes them: `%` → `%25`, `\r` → `%0D`, `\n` → `%0A`, and in properties
 //! also `:` → `%3A` and `,` → `%2C`.
@@ -90,6 +95,31 @@ fn message(run: &SpecRun) -> Option<String> {
 
 /// `::error` annotations GitHub shows per step at most; the rest go to the step summary.
 pub const MAX_ERRORS_PER_STEP: usize = 10;
+
+/// `::error` annotations GitHub shows per job at most.
+pub const MAX_ERRORS_PER_JOB: usize = 50;
+
+/// The file in `$RUNNER_TEMP` that counts the annotations of the job so far.
+pub const JOB_COUNT_FILE: &str = "leakgate-annotations";
+
+/// How many annotations this step may print, given the job's count file (none outside a job:
+/// then only the per-step limit applies).
+pub fn annotations_allowed(job_count: Option<&Path>) -> usize {
+    let already = job_count
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| t.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    MAX_ERRORS_PER_STEP.min(MAX_ERRORS_PER_JOB.saturating_sub(already))
+}
+
+/// Adds `printed` annotations to the job's count file.
+pub fn count_annotations(job_count: &Path, printed: usize) -> std::io::Result<()> {
+    let already = std::fs::read_to_string(job_count)
+        .ok()
+        .and_then(|t| t.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    crate::private::write(job_count, format!("{}\n", already + printed))
+}
 
 /// One finding to annotate: a file of the repository, a line, a title and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,29 +252,30 @@ pub fn annotation_list(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> Vec<Annotation
     spec_lines
 }
 
-/// The `::error` lines, at most [`MAX_ERRORS_PER_STEP`] (GitHub shows no more per step; the
-/// rest are listed by [`overflow_summary`]), one per line; paths relative to `cwd`.
-pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
+/// The `::error` lines, at most `allowed` (see [`annotations_allowed`]; the rest are listed by
+/// [`overflow_summary`]), one per line; paths relative to `cwd`.
+pub fn annotations(runs: &[(&Spec, &SpecRun)], cwd: &Path, allowed: usize) -> String {
     let mut out = String::new();
-    for a in annotation_list(runs, cwd).iter().take(MAX_ERRORS_PER_STEP) {
+    for a in annotation_list(runs, cwd).iter().take(allowed) {
         out.push_str(&error_command(&a.file, a.line, &a.title, &a.message));
         out.push('\n');
     }
     out
 }
 
-/// The findings beyond GitHub's per-step limit, as Markdown for the step summary; empty when
-/// all fit.
-pub fn overflow_summary(runs: &[(&Spec, &SpecRun)], cwd: &Path) -> String {
+/// The findings beyond the `allowed` annotations, as Markdown for the step summary; empty
+/// when all fit.
+pub fn overflow_summary(runs: &[(&Spec, &SpecRun)], cwd: &Path, allowed: usize) -> String {
     let list = annotation_list(runs, cwd);
-    if list.len() <= MAX_ERRORS_PER_STEP {
+    if list.len() <= allowed {
         return String::new();
     }
     let mut out = format!(
-        "#### {} more findings (GitHub shows {MAX_ERRORS_PER_STEP} annotations per step)\n\n",
-        list.len() - MAX_ERRORS_PER_STEP
+        "#### {} more findings (GitHub shows {MAX_ERRORS_PER_STEP} annotations per step and \
+         {MAX_ERRORS_PER_JOB} per job)\n\n",
+        list.len() - allowed
     );
-    for a in &list[MAX_ERRORS_PER_STEP..] {
+    for a in &list[allowed..] {
         let _ = writeln!(
             out,
             "- `{}:{}` {}: {}",
@@ -332,6 +363,23 @@ pub fn step_summary(runs: &[(&Spec, &SpecRun)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_shares_fifty_annotations_among_its_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join(JOB_COUNT_FILE);
+        assert_eq!(annotations_allowed(None), MAX_ERRORS_PER_STEP);
+        assert_eq!(annotations_allowed(Some(&count)), MAX_ERRORS_PER_STEP);
+        for _ in 0..4 {
+            count_annotations(&count, 10).unwrap();
+        }
+        count_annotations(&count, 3).unwrap();
+        assert_eq!(annotations_allowed(Some(&count)), 7);
+        count_annotations(&count, 7).unwrap();
+        assert_eq!(annotations_allowed(Some(&count)), 0);
+        count_annotations(&count, 0).unwrap();
+        assert_eq!(std::fs::read_to_string(&count).unwrap(), "50\n");
+    }
 
     #[test]
     fn messages_and_properties_are_escaped() {
