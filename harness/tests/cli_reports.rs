@@ -382,6 +382,8 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
     let error = elements.iter().find(|e| e.name == "error").unwrap();
     assert!(!error.attr("message").unwrap_or("").is_empty());
     assert!(error.text.starts_with("FAIL crashes-at-boot ("));
+    // An app that exits before it listens is the app's failure.
+    assert_eq!(error.attr("type"), Some("leakgate.error.app"));
     assert!(error.text.contains("exit"), "{}", error.text);
 
     // Per-spec JSON, and a chart for every spec that ran.
@@ -397,6 +399,8 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
         assert_eq!(json["name"], name);
         assert_eq!(json["verdict"], verdict);
         assert_eq!(json["passed"], passed);
+        let kind = if verdict == "error" { "app" } else { "" };
+        assert_eq!(json["error_kind"].as_str().unwrap_or(""), kind, "{name}");
         let svg_path = reports.join(format!("{name}.svg"));
         if verdict == "error" {
             assert!(!svg_path.exists(), "no chart without a measurement");
@@ -438,7 +442,7 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
     assert_eq!(crash_line, 4);
     assert!(
         annotations[0].starts_with(&format!(
-            "::error file=crash.yaml,line={crash_line},title=leakgate crashes-at-boot::could not run: "
+            "::error file=crash.yaml,line={crash_line},title=leakgate crashes-at-boot::could not run (app error): "
         )),
         "{}",
         annotations[0]

@@ -68,7 +68,7 @@ pub fn relative_path(file: &Path, cwd: &Path) -> PathBuf {
 /// The annotation message of a run that did not pass (`None` when it passed).
 fn message(run: &SpecRun) -> Option<String> {
     let m = match &run.outcome {
-        Err(e) => return Some(format!("could not run: {e}")),
+        Err(e) => return Some(format!("could not run ({} error): {e}", e.kind())),
         Ok(_) if run.passed() => return None,
         Ok(m) => m,
     };

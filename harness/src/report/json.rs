@@ -64,6 +64,8 @@ pub struct SpecJson {
     pub array_buffer_bytes_per_request: Option<f64>,
     /// Why there is no verdict, when there is none.
     pub error: Option<String>,
+    /// Whose failure that is: `app`, `environment`, `leakgate` or `spec` (`null` with a verdict).
+    pub error_kind: Option<crate::runner::ErrorKind>,
     /// Suspect classes, worst first.
     pub suspects: Vec<SuspectJson>,
     /// Why the verdict is what it is.
@@ -158,6 +160,7 @@ impl SpecJson {
             heap_bytes_per_request: None,
             array_buffer_bytes_per_request: None,
             error: None,
+            error_kind: None,
             suspects: Vec::new(),
             reasons: Vec::new(),
             requests: 0,
@@ -183,7 +186,10 @@ impl SpecJson {
             isolates: Vec::new(),
         };
         match &run.outcome {
-            Err(e) => out.error = Some(e.to_string()),
+            Err(e) => {
+                out.error = Some(e.to_string());
+                out.error_kind = Some(e.kind());
+            }
             Ok(m) => {
                 out.verdict = m.analysis.verdict.as_str();
                 out.heap_bytes_per_request = Some(round2(m.analysis.heap.per_request));

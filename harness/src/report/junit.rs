@@ -58,8 +58,8 @@ enum CaseOutcome {
     Passed,
     /// Did not meet its expect: the message.
     Failed(String),
-    /// Could not run: the message.
-    Errored(String),
+    /// Could not run: whose failure it is, and the message.
+    Errored(crate::runner::ErrorKind, String),
 }
 
 fn case_outcome(run: &SpecRun) -> CaseOutcome {
@@ -67,7 +67,7 @@ fn case_outcome(run: &SpecRun) -> CaseOutcome {
         Err(e) => {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("").to_string();
-            CaseOutcome::Errored(first)
+            CaseOutcome::Errored(e.kind(), first)
         }
         Ok(_) if run.passed() => CaseOutcome::Passed,
         Ok(m) => CaseOutcome::Failed(format!(
@@ -92,7 +92,7 @@ pub fn render_junit(runs: &[(&Spec, &SpecRun)]) -> String {
         .count();
     let errors = outcomes
         .iter()
-        .filter(|o| matches!(o, CaseOutcome::Errored(_)))
+        .filter(|o| matches!(o, CaseOutcome::Errored(..)))
         .count();
     let total: f64 = runs.iter().map(|(_, run)| seconds(run)).sum();
 
@@ -130,10 +130,10 @@ pub fn render_junit(runs: &[(&Spec, &SpecRun)]) -> String {
                     escape_attr(message)
                 );
             }
-            CaseOutcome::Errored(message) => {
+            CaseOutcome::Errored(kind, message) => {
                 let _ = write!(
                     out,
-                    "\n      <error message=\"{}\" type=\"leakgate.error\">{report}</error>\n    ",
+                    "\n      <error message=\"{}\" type=\"leakgate.error.{kind}\">{report}</error>\n    ",
                     escape_attr(message)
                 );
             }

@@ -81,3 +81,121 @@ impl From<SeriesError> for RunError {
         }
     }
 }
+
+/// Whose a failure to run is: what the user should look at first. It is reported in the JSON
+/// (`error_kind`), the JUnit `<error type>` and the GitHub annotation's title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// The app: it crashed, never became ready, failed its requests, or its install failed.
+    App,
+    /// The machine: a missing `node` or `npm`, a taken port, a held lock, a folder that cannot
+    /// be made, a process that cannot be started.
+    Environment,
+    /// leakgate itself: an answer it did not expect from the inspector, a snapshot V8 wrote
+    /// that it cannot read. Worth a bug report.
+    Leakgate,
+    /// The spec: it asks for something that cannot be run or measured (a load script that does
+    /// not load, an app leakgate cannot measure).
+    Spec,
+}
+
+impl ErrorKind {
+    /// The name used in reports: `app`, `environment`, `leakgate`, `spec`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::App => "app",
+            ErrorKind::Environment => "environment",
+            ErrorKind::Leakgate => "leakgate",
+            ErrorKind::Spec => "spec",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RunError {
+    /// Whose this failure is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RunError::Runtime(_) | RunError::Folder { .. } => ErrorKind::Environment,
+            RunError::App(e) => app_kind(e),
+            RunError::Inspector { error, .. } => inspector_kind(error),
+            RunError::Load { error, .. } => load_kind(error),
+            RunError::TooManyFailures { .. } => ErrorKind::App,
+            RunError::Snapshot { .. } => ErrorKind::Leakgate,
+        }
+    }
+}
+
+fn app_kind(e: &AppError) -> ErrorKind {
+    match e {
+        AppError::NodeNotFound
+        | AppError::NpmNotFound
+        | AppError::NpmLockTimeout { .. }
+        | AppError::Spawn { .. }
+        | AppError::PortTaken { .. }
+        | AppError::Io { .. } => ErrorKind::Environment,
+        AppError::NpmFailed { .. }
+        | AppError::NoInspectorUrl { .. }
+        | AppError::Exited { .. }
+        | AppError::NeverReady { .. } => ErrorKind::App,
+        AppError::Unmeasurable { .. } => ErrorKind::Spec,
+    }
+}
+
+fn inspector_kind(e: &InspectorError) -> ErrorKind {
+    match e {
+        // The app went away under the inspector, or stopped answering it.
+        InspectorError::Closed
+        | InspectorError::AppEnded
+        | InspectorError::Timeout { .. }
+        | InspectorError::WorkerGone { .. }
+        | InspectorError::Exception { .. } => ErrorKind::App,
+        InspectorError::Connect { .. } | InspectorError::Io { .. } => ErrorKind::Environment,
+        InspectorError::WebSocket { .. }
+        | InspectorError::Protocol { .. }
+        | InspectorError::Decode { .. } => ErrorKind::Leakgate,
+    }
+}
+
+fn load_kind(e: &LoadError) -> ErrorKind {
+    match e {
+        LoadError::Connect { .. } => ErrorKind::App,
+        LoadError::Script { .. } => ErrorKind::Spec,
+        // The spec phase checks templates, so these reaching the load is leakgate's own miss.
+        LoadError::InvalidConfig(_)
+        | LoadError::InvalidMethod { .. }
+        | LoadError::InvalidHeader { .. }
+        | LoadError::InvalidPath { .. } => ErrorKind::Leakgate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_is_someones() {
+        let exited = RunError::App(AppError::NodeNotFound);
+        assert_eq!(exited.kind(), ErrorKind::Environment);
+        let closed = RunError::Inspector {
+            error: InspectorError::Closed,
+            log_tail: String::new(),
+        };
+        assert_eq!(closed.kind(), ErrorKind::App);
+        let script = RunError::Load {
+            error: LoadError::InvalidConfig("no requests"),
+            log_tail: String::new(),
+        };
+        assert_eq!(script.kind(), ErrorKind::Leakgate);
+        assert_eq!(
+            serde_json::to_string(&ErrorKind::Environment).unwrap(),
+            "\"environment\""
+        );
+    }
+}

@@ -35,7 +35,7 @@ use crate::app;
 use crate::explain::{self, Explanation};
 use crate::spec::{Expectation, Spec};
 
-pub use error::RunError;
+pub use error::{ErrorKind, RunError};
 pub use plan::Plan;
 pub use session::{SessionRecord, SessionTimings};
 
