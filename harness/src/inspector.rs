@@ -398,6 +398,17 @@ impl Inspector {
         &mut self,
         out: &Path,
     ) -> Result<Option<u64>, InspectorError> {
+        self.write_heap_snapshot_inside(None, out).await
+    }
+
+    /// Has V8 write a heap snapshot of the main isolate (`worker` `None`) or of `worker`'s into
+    /// `out`, created first with mode 0600: the body of [`Self::write_heap_snapshot_in_process`]
+    /// and [`Self::worker_write_heap_snapshot`].
+    pub(crate) async fn write_heap_snapshot_inside(
+        &mut self,
+        worker: Option<&WorkerInfo>,
+        out: &Path,
+    ) -> Result<Option<u64>, InspectorError> {
         let io_err = |source| InspectorError::Io {
             path: out.to_path_buf(),
             source,
@@ -407,7 +418,11 @@ impl Inspector {
             return Ok(None);
         };
         create_private(&out).map_err(io_err)?;
-        let written = match self.evaluate_within(&expression, SNAPSHOT_TIMEOUT).await {
+        let answer = match worker {
+            None => self.evaluate_within(&expression, SNAPSHOT_TIMEOUT).await,
+            Some(w) => self.worker_evaluate(w, &expression, SNAPSHOT_TIMEOUT).await,
+        };
+        let written = match answer {
             Ok(Value::String(_)) => true,
             Ok(_) | Err(InspectorError::Exception { .. }) => false,
             Err(e) => return Err(e),

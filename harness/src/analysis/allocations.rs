@@ -177,23 +177,36 @@ pub fn allocation_sites(
     });
     sites.truncate(max_sites);
     for site in &mut sites {
-        if site.line > 0 && !site.file.starts_with("node:") && !site.file.contains("node_modules") {
-            site.candidates = match contents.get(&site.file) {
-                Some(text) => allocation_candidates(
-                    text,
-                    source_type_of(&site.file),
-                    site.line,
-                    site.column,
-                    class,
-                ),
-                None => find_candidates(app_root, &site.file, site.line, site.column, class),
-            };
-            if let [one] = site.candidates.as_slice() {
-                site.statement = Some(one.clone());
-            }
-        }
+        fill_candidates(site, &contents, app_root, class);
     }
     sites
+}
+
+/// Fills `site`'s candidate expressions of `class` (and its `statement`, when there is one) for
+/// a site in the app's own code, reading the source from `contents` (the source maps' copies,
+/// by displayed file) or else from the file under `app_root`.
+pub(super) fn fill_candidates(
+    site: &mut AllocationSite,
+    contents: &HashMap<String, std::sync::Arc<str>>,
+    app_root: &Path,
+    class: &str,
+) {
+    if site.line == 0 || site.file.starts_with("node:") || site.file.contains("node_modules") {
+        return;
+    }
+    site.candidates = match contents.get(&site.file) {
+        Some(text) => allocation_candidates(
+            text,
+            source_type_of(&site.file),
+            site.line,
+            site.column,
+            class,
+        ),
+        None => find_candidates(app_root, &site.file, site.line, site.column, class),
+    };
+    if let [one] = site.candidates.as_slice() {
+        site.statement = Some(one.clone());
+    }
 }
 
 /// The package a script under `node_modules` belongs to (`express`, `@fastify/busboy`).

@@ -40,11 +40,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::allocations::package_of;
-use super::allocations::script_path;
-use super::allocations::{choose_site, display_file, AllocationSite, AppRoots};
+use super::allocations::{
+    choose_site, display_file, fill_candidates, package_of, script_path, AllocationSite, AppRoots,
+};
 use super::series::Series;
-use super::source::{allocation_candidates, find_candidates, source_type_of};
 use super::sourcemaps::SourceMaps;
 use super::verdict::Suspect;
 use crate::snapshot::NodeIndex;
@@ -441,30 +440,7 @@ pub fn sampled_sites(
         .map(|(c, suspect)| {
             let mut sites = ranked(&per_class[c]);
             for site in &mut sites {
-                if site.line > 0
-                    && !site.file.starts_with("node:")
-                    && !site.file.contains("node_modules")
-                {
-                    site.candidates = match contents.get(&site.file) {
-                        Some(text) => allocation_candidates(
-                            text,
-                            source_type_of(&site.file),
-                            site.line,
-                            site.column,
-                            &suspect.class,
-                        ),
-                        None => find_candidates(
-                            app_root,
-                            &site.file,
-                            site.line,
-                            site.column,
-                            &suspect.class,
-                        ),
-                    };
-                    if let [one] = site.candidates.as_slice() {
-                        site.statement = Some(one.clone());
-                    }
-                }
+                fill_candidates(site, &contents, app_root, &suspect.class);
             }
             ClassSites {
                 class: suspect.class.clone(),

@@ -29,9 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    answer, create_private, evaluate_params, evaluated, in_process_snapshot_expression,
-    set_private, Inspector, InspectorError, MemoryUsage, RemoteError, Request, CALL_TIMEOUT,
-    SNAPSHOT_TIMEOUT,
+    answer, evaluate_params, evaluated, Inspector, InspectorError, MemoryUsage, RemoteError,
+    Request, CALL_TIMEOUT,
 };
 
 /// A worker thread the session is attached to.
@@ -244,29 +243,7 @@ impl Inspector {
         worker: &WorkerInfo,
         out: &Path,
     ) -> Result<Option<u64>, InspectorError> {
-        let io_err = |source| InspectorError::Io {
-            path: out.to_path_buf(),
-            source,
-        };
-        let out = std::path::absolute(out).map_err(io_err)?;
-        let Some(expression) = in_process_snapshot_expression(&out) else {
-            return Ok(None);
-        };
-        create_private(&out).map_err(io_err)?;
-        let written = match self
-            .worker_evaluate(worker, &expression, SNAPSHOT_TIMEOUT)
-            .await
-        {
-            Ok(Value::String(_)) => true,
-            Ok(_) | Err(InspectorError::Exception { .. }) => false,
-            Err(e) => return Err(e),
-        };
-        let bytes = std::fs::metadata(&out).map_err(io_err)?.len();
-        if !written || bytes == 0 {
-            return Ok(None);
-        }
-        set_private(&out).map_err(io_err)?;
-        Ok(Some(bytes))
+        self.write_heap_snapshot_inside(Some(worker), out).await
     }
 
     /// `process.memoryUsage()` as `worker` sees it: its own isolate's heap and array buffers,
