@@ -38,6 +38,8 @@ pub struct SnapshotFile {
     pub external_bytes: u64,
     /// `process.memoryUsage().rss` right after it.
     pub rss_bytes: u64,
+    /// Measured requests that had failed when it was taken.
+    pub failed_requests: u64,
     /// The sampling heap profiler's live samples at the same moment (after the same GC), when
     /// it ran (see [`super::sampled`]).
     pub allocation_profile: Option<PathBuf>,
@@ -84,6 +86,7 @@ impl Series {
                 array_buffer_bytes: file.array_buffer_bytes,
                 external_bytes: file.external_bytes,
                 rss_bytes: file.rss_bytes,
+                failed_requests: file.failed_requests,
             });
             if k + 1 < files.len() {
                 builder.add_earlier(&graph);

@@ -27,7 +27,9 @@ use std::ops::Range;
 use serde::Serialize;
 
 use super::diff::{ClassSeries, Diff};
-use super::noise::{proportional, split, WindowTest, MIN_SURVIVORS_PER_WINDOW};
+use super::noise::{
+    proportional, split, WindowTest, MIN_SURVIVORS_PER_WINDOW, OBJECTS_PER_FAILED_REQUEST,
+};
 use crate::spec::Thresholds;
 
 /// V8's own classes, which grow with JIT warm-up and are never a leak by themselves.
@@ -46,6 +48,9 @@ pub struct CheckpointMemory {
     pub external_bytes: u64,
     /// `process.memoryUsage().rss` right after the snapshot.
     pub rss_bytes: u64,
+    /// Measured requests that had failed when the snapshot was taken (an unexpected status or
+    /// no answer), counted from the first measured request.
+    pub failed_requests: u64,
 }
 
 /// A class that grows with the requests.
@@ -165,7 +170,15 @@ pub fn judge(diff: &Diff, memory: &[CheckpointMemory], thresholds: &Thresholds) 
         .windows(2)
         .map(|w| w[1].saturating_sub(w[0]).max(1) as f64)
         .collect();
-    let classes = judge_classes(diff, &interval_requests, thresholds);
+    let interval_failures: Vec<f64> = memory
+        .windows(2)
+        .map(|w| w[1].failed_requests.saturating_sub(w[0].failed_requests) as f64)
+        .collect();
+    let intervals = Intervals {
+        requests: &interval_requests,
+        failures: &interval_failures,
+    };
+    let classes = judge_classes(diff, &intervals, thresholds);
     let app_heap_bytes: Vec<u64> = if diff.snapshots.len() == memory.len() {
         diff.snapshots.iter().map(|s| s.app_self_size).collect()
     } else {
@@ -266,7 +279,38 @@ struct ClassVerdict {
     floor_per_1k: f64,
 }
 
-fn judge_classes(diff: &Diff, interval_requests: &[f64], thresholds: &Thresholds) -> ClassVerdict {
+/// The measured intervals: requests served and requests failed in each.
+struct Intervals<'a> {
+    requests: &'a [f64],
+    failures: &'a [f64],
+}
+
+impl Intervals<'_> {
+    /// The least new retained objects of one class window `w` needs to count: at least
+    /// [`MIN_SURVIVORS_PER_WINDOW`], and more than its failed requests may have left behind
+    /// ([`OBJECTS_PER_FAILED_REQUEST`] each).
+    fn needed(&self, w: &Range<usize>) -> f64 {
+        let failed = self.failed(w);
+        if failed > 0.0 {
+            MIN_SURVIVORS_PER_WINDOW.max(failed * OBJECTS_PER_FAILED_REQUEST + 1.0)
+        } else {
+            MIN_SURVIVORS_PER_WINDOW
+        }
+    }
+
+    /// Requests that failed in window `w`.
+    fn failed(&self, w: &Range<usize>) -> f64 {
+        self.failures.get(w.clone()).map_or(0.0, |f| f.iter().sum())
+    }
+
+    /// Requests served in window `w`.
+    fn served(&self, w: &Range<usize>) -> f64 {
+        self.requests[w.clone()].iter().sum()
+    }
+}
+
+fn judge_classes(diff: &Diff, intervals: &Intervals, thresholds: &Thresholds) -> ClassVerdict {
+    let interval_requests = intervals.requests;
     let n = diff.snapshots.len();
     let none = |floor_per_1k| ClassVerdict {
         suspects: Vec::new(),
@@ -284,13 +328,10 @@ fn judge_classes(diff: &Diff, interval_requests: &[f64], thresholds: &Thresholds
     let windows = split(interval_requests, 0..verified);
     let floor_per_1k = match (thresholds.max_survivors_per_1k_requests, &windows) {
         (Some(min_rate), _) => min_rate,
-        (None, Some((a, b))) => {
-            let shortest = interval_requests[a.clone()]
-                .iter()
-                .sum::<f64>()
-                .min(interval_requests[b.clone()].iter().sum());
-            MIN_SURVIVORS_PER_WINDOW / shortest * 1000.0
-        }
+        (None, Some((a, b))) => [a, b]
+            .iter()
+            .map(|w| intervals.needed(w) / intervals.served(w) * 1000.0)
+            .fold(0.0, f64::max),
         (None, None) => f64::INFINITY,
     };
     let mut out = none(floor_per_1k);
@@ -302,7 +343,7 @@ fn judge_classes(diff: &Diff, interval_requests: &[f64], thresholds: &Thresholds
         let growth = class.count_deltas();
         let test = match (thresholds.max_survivors_per_1k_requests, &windows) {
             (Some(min_rate), _) => ClassTest::by_limit(class, interval_requests, min_rate),
-            (None, Some((a, b))) => ClassTest::by_windows(class, interval_requests, a, b),
+            (None, Some((a, b))) => ClassTest::by_windows(class, intervals, a, b),
             (None, None) => continue,
         };
         match test {
@@ -362,11 +403,12 @@ impl ClassTest {
 
     /// The default rule: in each window, the new objects that survive *and* add to the live
     /// count (the smaller of the two: survivors that replace others are churn) number at least
-    /// [`MIN_SURVIVORS_PER_WINDOW`] and the class's own largest fall in count, at rates within
+    /// [`MIN_SURVIVORS_PER_WINDOW`], the class's own largest fall in count and what the
+    /// window's failed requests may have left ([`Intervals::needed`]), at rates within
     /// [`super::noise::MAX_RATE_RATIO`]; and the count still grows in the last interval.
     fn by_windows(
         class: &ClassSeries,
-        interval_requests: &[f64],
+        intervals: &Intervals,
         a: &Range<usize>,
         b: &Range<usize>,
     ) -> ClassTest {
@@ -376,19 +418,33 @@ impl ClassTest {
             let growth: i64 = deltas[w.clone()].iter().sum();
             (survivors as f64).min(growth as f64)
         };
-        let requests = |w: &Range<usize>| interval_requests[w.clone()].iter().sum::<f64>();
         let kept = [kept(a), kept(b)];
         let last_grows = deltas.last().is_some_and(|&d| d > 0);
         let own_noise = deltas.iter().fold(0i64, |m, &d| m.max(-d)) as f64;
-        let needed = MIN_SURVIVORS_PER_WINDOW.max(own_noise + 1.0);
-        let rates = [kept[0] / requests(a), kept[1] / requests(b)];
+        let needed = [a, b].map(|w| intervals.needed(w).max(own_noise + 1.0));
+        let rates = [kept[0] / intervals.served(a), kept[1] / intervals.served(b)];
         if !last_grows || kept.iter().any(|&k| k < 1.0) {
             ClassTest::No
-        } else if kept.iter().all(|&k| k >= needed) && proportional(rates) {
+        } else if kept[0] >= needed[0] && kept[1] >= needed[1] && proportional(rates) {
             ClassTest::Suspect
         } else {
+            let failed = intervals.failed(a) + intervals.failed(b);
+            let needs = if needed[0] == needed[1] {
+                format!("{}", needed[0])
+            } else {
+                format!("{} and {}", needed[0], needed[1])
+            };
+            let failures = if failed > 0.0 {
+                format!(
+                    "; {failed} of their requests failed, and a failed request may keep what it \
+                     started"
+                )
+            } else {
+                String::new()
+            };
             ClassTest::Borderline(format!(
-                "retains {} and {} new objects in the two halves of the run (needs {needed})",
+                "retains {} and {} new objects in the two halves of the run (needs \
+                 {needs}{failures})",
                 kept[0], kept[1]
             ))
         }

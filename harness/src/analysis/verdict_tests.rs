@@ -45,6 +45,7 @@ fn series(
             array_buffer_bytes: ab,
             external_bytes: 0,
             rss_bytes: 0,
+            failed_requests: 0,
         })
         .collect();
     let diff = Diff {
@@ -297,4 +298,37 @@ fn series_n(
 ) -> (Diff, Vec<CheckpointMemory>) {
     let buffers = vec![0; requests.len()];
     series(requests, app_bytes, &buffers, classes)
+}
+
+#[test]
+fn what_failed_requests_leave_behind_is_not_a_leak() {
+    // A clean login flow under heavy load: 15 of 6000 requests timed out, and each failed flow
+    // kept its session's strings (the sample suite's one flip before this rule).
+    let kept = || class("(string)", &[16, 16, 12], &[500, 516, 532, 544], 28);
+    let with_failures = |diff_memory: (Diff, Vec<CheckpointMemory>)| {
+        let (diff, mut memory) = diff_memory;
+        for (m, failed) in memory.iter_mut().zip([0, 5, 10, 15]) {
+            m.failed_requests = failed;
+        }
+        (diff, memory)
+    };
+    let (diff, memory) = with_failures(series(&R, &FLAT, &NO_BUFFERS, vec![kept()]));
+    let a = judge(&diff, &memory, &defaults());
+    assert_eq!(a.verdict, Verdict::Clean, "{:?}", a.reasons);
+    assert!(
+        a.borderline[0].contains("10 of their requests failed"),
+        "{:?}",
+        a.borderline
+    );
+    // The floor rises with the failures: 21 objects per 2000-request window.
+    assert_eq!(a.detection_floor.objects_per_1k_requests, 10.5);
+
+    // The same survivors with every request answered are a leak.
+    let (diff, memory) = series(&R, &FLAT, &NO_BUFFERS, vec![kept()]);
+    assert_eq!(judge(&diff, &memory, &defaults()).verdict, Verdict::Leak);
+
+    // A real leak is still one when some requests fail.
+    let leak = class("Session", &[2000, 2000, 2000], &[0, 2000, 4000, 6000], 64);
+    let (diff, memory) = with_failures(series(&R, &FLAT, &NO_BUFFERS, vec![leak]));
+    assert_eq!(judge(&diff, &memory, &defaults()).verdict, Verdict::Leak);
 }

@@ -297,6 +297,7 @@ mod tests {
                 array_buffer_bytes: 0,
                 external_bytes: 0,
                 rss_bytes: 0,
+                failed_requests: 0,
             })
             .collect();
         (diff, memory)

@@ -612,6 +612,7 @@ mod tests {
             array_buffer_bytes: buffers,
             external_bytes: 0,
             rss_bytes: 0,
+            failed_requests: 0,
         }
     }
 

@@ -338,8 +338,9 @@ impl Session {
             client.collect_garbage().await?;
             client.collect_garbage().await?;
             if let (true, Some(k)) = (self.workers, series) {
-                let (dir, done) = (&self.dir, self.done);
-                super::workers::checkpoint(client, dir, k, done, &mut self.record.workers).await?;
+                let (dir, served) = (&self.dir, (self.done, self.record.load.failures()));
+                let workers = &mut self.record.workers;
+                super::workers::checkpoint(client, dir, k, served, workers).await?;
             }
             if let Some(profile_path) = &profile_path {
                 let profile = client
@@ -371,6 +372,7 @@ impl Session {
             array_buffer_bytes: usage.array_buffers,
             external_bytes: usage.external,
             rss_bytes: usage.rss,
+            failed_requests: self.record.load.failures(),
             allocation_profile: profile_path,
         })
     }

@@ -14,13 +14,14 @@ use crate::analysis::isolates::WorkerSeriesFiles;
 use crate::analysis::SnapshotFile;
 use crate::inspector::{Inspector, InspectorError, WorkerInfo};
 
-/// Snapshots every attached worker as checkpoint `k` (taken at `requests` measured requests)
-/// into `dir`, adding to `series` (one entry per worker ever seen, aligned by checkpoint).
+/// Snapshots every attached worker as checkpoint `k` (taken at `requests` measured requests,
+/// `failed` of them failed) into `dir`, adding to `series` (one entry per worker ever seen,
+/// aligned by checkpoint).
 pub(super) async fn checkpoint(
     client: &mut Inspector,
     dir: &Path,
     k: usize,
-    requests: u64,
+    (requests, failed): (u64, u64),
     series: &mut Vec<WorkerSeriesFiles>,
 ) -> Result<(), InspectorError> {
     // Node's own threads (the module-loader hooks thread that `--import tsx` or `register()`
@@ -47,7 +48,7 @@ pub(super) async fn checkpoint(
         };
         let entry = &mut series[at];
         entry.snapshots.resize(k, None);
-        match snapshot(client, worker, dir, k, requests).await {
+        match snapshot(client, worker, dir, k, (requests, failed)).await {
             Ok(file) => entry.snapshots.push(Some(file)),
             Err(e @ (InspectorError::Closed | InspectorError::AppEnded)) => return Err(e),
             Err(e) => {
@@ -68,7 +69,7 @@ async fn snapshot(
     worker: &WorkerInfo,
     dir: &Path,
     k: usize,
-    requests: u64,
+    (requests, failed): (u64, u64),
 ) -> Result<SnapshotFile, InspectorError> {
     let name = super::safe_name(&worker.worker_id);
     let path = dir.join(format!("checkpoint-{k}-worker-{name}.heapsnapshot"));
@@ -97,6 +98,7 @@ async fn snapshot(
         array_buffer_bytes: usage.array_buffers,
         external_bytes: usage.external,
         rss_bytes: usage.rss,
+        failed_requests: failed,
         allocation_profile: None,
     })
 }
