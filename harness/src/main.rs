@@ -2,7 +2,9 @@
 //! two runs.
 //!
 //! Exit codes: 0 when all is well, 1 when a spec did not meet its `expect`, 2 for bad input
-//! (a spec, a snapshot file, an app that cannot start), with one paragraph on stderr.
+//! (a spec, a snapshot file, an app that cannot start), with one paragraph on stderr. Under
+//! `run --detailed-exit-codes` a spec that could not run exits by whose failure it was
+//! ([`ErrorKind::exit_code`]): scripts can tell a broken app from a broken machine.
 //!
 //! `run` also writes reports for CI: a folder of per-spec JSON and SVG charts plus JUnit XML
 //! (`--report-dir`), JUnit XML alone (`--junit`), and under GitHub Actions `::error`
@@ -24,7 +26,7 @@ use leakgate::report::{
     render_summary, render_top_retainers, step_summary, DiffJson, RunJson, SpecJson,
 };
 use leakgate::report_files::{append_file, write_file, write_report_dir};
-use leakgate::runner::{run_spec, KeepSnapshots, RunOptions, SpecRun};
+use leakgate::runner::{run_spec, ErrorKind, KeepSnapshots, RunOptions, SpecRun};
 use leakgate::settings::{Choices, Settings};
 use leakgate::snapshot;
 use leakgate::spec::{discover, load_spec, Spec, SpecError};
@@ -75,6 +77,10 @@ enum Command {
         /// Print, for each leak found, the `assert.allow` entry that would allow it.
         #[arg(long)]
         suggest_allow: bool,
+        /// When a spec could not run, exit by whose failure it was: 2 the spec, 3 the app,
+        /// 4 the environment, 5 leakgate (the highest when several). Without it, 2.
+        #[arg(long)]
+        detailed_exit_codes: bool,
     },
     /// Write a starter spec for the Node project in DIR (default: the current folder) to
     /// DIR/specs/NAME.yaml, and say what to check in it.
@@ -141,6 +147,8 @@ enum CliError {
         path: PathBuf,
         source: snapshot::SnapshotError,
     },
+    #[error("cannot write {path}: {reason}")]
+    Output { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -162,6 +170,19 @@ enum CliError {
     Compare(#[from] leakgate::compare::CompareError),
 }
 
+impl CliError {
+    /// Whose failure this is, for `run --detailed-exit-codes`: a report that cannot be written
+    /// is the machine's, what leakgate cannot encode its own, and everything else is bad input
+    /// found before anything ran (a spec file, an output path, an environment variable).
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CliError::Write { .. } | CliError::Report(_) => ErrorKind::Environment,
+            CliError::Json(_) => ErrorKind::Leakgate,
+            _ => ErrorKind::Spec,
+        }
+    }
+}
+
 fn parse_jobs(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(0) => Err("must be at least 1 (leave --jobs out for one per CPU)".to_string()),
@@ -176,9 +197,9 @@ fn check_output(path: &Path, makes_folder: bool) -> Result<(), CliError> {
     if path == Path::new("-") {
         return Ok(());
     }
-    let fail = |message: &str| CliError::Write {
+    let fail = |message: &str| CliError::Output {
         path: path.to_path_buf(),
-        source: std::io::Error::other(message.to_string()),
+        reason: message.to_string(),
     };
     if path.is_dir() {
         return Err(fail("it is a folder"));
@@ -218,6 +239,13 @@ fn parse_keep(value: &str) -> Result<KeepSnapshots, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let detailed = matches!(
+        cli.command,
+        Command::Run {
+            detailed_exit_codes: true,
+            ..
+        }
+    );
     let result = match cli.command {
         Command::Run {
             paths,
@@ -229,6 +257,7 @@ fn main() -> ExitCode {
             junit,
             accept,
             suggest_allow,
+            detailed_exit_codes,
         } => run(
             &paths,
             &Outputs {
@@ -237,6 +266,7 @@ fn main() -> ExitCode {
                 junit: junit.as_deref(),
                 accept,
                 suggest_allow,
+                detailed_exit_codes,
             },
             keep_snapshots,
             artifacts,
@@ -262,7 +292,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("leakgate: {e}");
-            ExitCode::from(2)
+            ExitCode::from(if detailed { e.kind().exit_code() } else { 2 })
         }
     }
 }
@@ -412,6 +442,8 @@ struct Outputs<'a> {
     accept: bool,
     /// `--suggest-allow`.
     suggest_allow: bool,
+    /// `--detailed-exit-codes`.
+    detailed_exit_codes: bool,
 }
 
 /// Loads every spec under `paths`; all errors together.
@@ -572,13 +604,31 @@ fn run(
     if json != Some(Path::new("-")) {
         println!("{}", summary_line(runs.len(), failed, errors));
     }
-    Ok(if errors > 0 {
-        ExitCode::from(2)
-    } else if failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let kinds = runs
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().err())
+        .map(|e| e.kind());
+    Ok(ExitCode::from(run_exit_code(
+        kinds,
+        failed > 0,
+        outputs.detailed_exit_codes,
+    )))
+}
+
+/// `run`'s exit code: 0 every spec met its `expect`, 1 one did not, and when any could not
+/// run, 2, or under `--detailed-exit-codes` the highest of their kinds' codes.
+fn run_exit_code(
+    errors: impl IntoIterator<Item = ErrorKind>,
+    any_failed: bool,
+    detailed: bool,
+) -> u8 {
+    let worst = errors.into_iter().map(ErrorKind::exit_code).max();
+    match worst {
+        Some(code) if detailed => code,
+        Some(_) => 2,
+        None if any_failed => 1,
+        None => 0,
+    }
 }
 
 /// `3 specs: 1 passed, 1 failed, 1 error`: failures and errors counted apart, words in the
@@ -628,7 +678,23 @@ fn run_all(specs: &[Spec], options: &RunOptions, jobs: usize) -> Vec<SpecRun> {
 
 #[cfg(test)]
 mod tests {
-    use super::summary_line;
+    use super::{run_exit_code, summary_line, ErrorKind};
+
+    #[test]
+    fn the_exit_code_stays_2_unless_detailed_and_the_highest_kind_wins() {
+        use ErrorKind::{App, Environment, Leakgate, Spec};
+        assert_eq!(run_exit_code([], false, true), 0);
+        assert_eq!(run_exit_code([], true, true), 1);
+        assert_eq!(run_exit_code([], true, false), 1);
+        for kind in [Spec, App, Environment, Leakgate] {
+            assert_eq!(run_exit_code([kind], true, false), 2);
+            assert_eq!(run_exit_code([kind], true, true), kind.exit_code());
+        }
+        assert_eq!(run_exit_code([App, Spec], false, true), 3);
+        assert_eq!(run_exit_code([App, Environment, Spec], true, true), 4);
+        assert_eq!(run_exit_code([Leakgate, Environment], false, true), 5);
+        assert_eq!(run_exit_code([Leakgate, Environment], false, false), 2);
+    }
 
     #[test]
     fn the_summary_line_counts_failures_and_errors_apart() {

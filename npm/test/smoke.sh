@@ -3,7 +3,8 @@
 # tarballs `npm/pack.sh TARBALL_DIR` wrote into a fresh temporary Node project, with only
 # node, npm and npx on PATH (no Rust toolchain), then checks that
 #   - `npx leakgate run` passes leakgate's exit code through: 0 clean, 1 an unmet `expect`,
-#     2 a spec that does not parse;
+#     2 a spec that does not parse (also under `--detailed-exit-codes`, and 4 there when the
+#     binary is missing);
 #   - `node --test` with `leakgate/node-test` makes one test per spec, and a failing spec's
 #     test carries leakgate's report.
 # The apps are two sample apps (a hello world and a leaking request log), copied in.
@@ -75,8 +76,10 @@ expect_exit 1 npx --no-install leakgate run specs/request-log.yaml
 grep -q "verdict" "$project/err" || grep -qi "leak" "$project/err"
 expect_exit 2 npx --no-install leakgate run broken/typo.yaml
 grep -q "typo.yaml:2:3: unknown key \`scrpt\`" "$project/err"
+expect_exit 2 npx --no-install leakgate run --detailed-exit-codes broken/typo.yaml
 expect_exit 2 LEAKGATE_BINARY=/nonexistent npx --no-install leakgate --version
 grep -q "LEAKGATE_BINARY=/nonexistent: no such file" "$project/err"
+expect_exit 4 LEAKGATE_BINARY=/nonexistent npx --no-install leakgate run --detailed-exit-codes specs/hello.yaml
 
 echo "-- npx leakgate init, then run what it wrote"
 printf '{"name": "hello", "scripts": {"start": "node server.js"}}\n' > "$project/app/apps/hello/package.json"

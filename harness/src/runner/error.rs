@@ -83,7 +83,9 @@ impl From<SeriesError> for RunError {
 }
 
 /// Whose a failure to run is: what the user should look at first. It is reported in the JSON
-/// (`error_kind`), the JUnit `<error type>` and the GitHub annotation's title.
+/// (`error_kind`), the JUnit `<error type>`, the GitHub annotation's title, the stable report's
+/// `error:` line and, under `leakgate run --detailed-exit-codes`, the exit code
+/// ([`ErrorKind::exit_code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErrorKind {
@@ -108,6 +110,21 @@ impl ErrorKind {
             ErrorKind::Environment => "environment",
             ErrorKind::Leakgate => "leakgate",
             ErrorKind::Spec => "spec",
+        }
+    }
+}
+
+impl ErrorKind {
+    /// `leakgate run --detailed-exit-codes`'s exit code for a run that could not run: 2 the
+    /// spec (as for a bad spec file or command line), 3 the app, 4 the environment, 5 leakgate.
+    /// Without the flag every kind exits 2. When several specs errored the highest code wins,
+    /// so the order is that of who to look at last: a leakgate bug hides nothing else.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Spec => 2,
+            ErrorKind::App => 3,
+            ErrorKind::Environment => 4,
+            ErrorKind::Leakgate => 5,
         }
     }
 }
@@ -197,5 +214,34 @@ mod tests {
             serde_json::to_string(&ErrorKind::Environment).unwrap(),
             "\"environment\""
         );
+    }
+
+    #[test]
+    fn each_kind_has_its_own_exit_code_above_a_missed_expect() {
+        let kinds = [
+            ErrorKind::Spec,
+            ErrorKind::App,
+            ErrorKind::Environment,
+            ErrorKind::Leakgate,
+        ];
+        let codes: Vec<u8> = kinds.iter().map(|k| k.exit_code()).collect();
+        assert_eq!(codes, [2, 3, 4, 5]);
+        // leakgate's own failure, which no real app can be made to produce on purpose: a
+        // snapshot "V8 wrote" that the reader rejects (here a real rejection of real bytes).
+        let unreadable = crate::snapshot::read_bytes(b"{\"snapshot\": 1}", 4096).unwrap_err();
+        let run = RunError::Snapshot {
+            path: PathBuf::from("checkpoint-0.heapsnapshot"),
+            error: unreadable,
+        };
+        assert_eq!(run.kind(), ErrorKind::Leakgate);
+        assert_eq!(run.kind().exit_code(), 5);
+        let decode = RunError::Inspector {
+            error: InspectorError::Decode {
+                what: "process.memoryUsage() gave null".into(),
+                source: serde_json::from_str::<u64>("null").unwrap_err(),
+            },
+            log_tail: String::new(),
+        };
+        assert_eq!(decode.kind().exit_code(), 5);
     }
 }

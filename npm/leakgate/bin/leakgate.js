@@ -7,13 +7,17 @@
 const { spawn } = require('node:child_process');
 const { binaryPath, BinaryNotFound } = require('../lib/binary');
 
+// No binary to run is the machine's problem: under `--detailed-exit-codes` it exits 4
+// (environment), as leakgate itself would; otherwise 2, like every "could not run".
+const couldNotRun = process.argv.includes('--detailed-exit-codes') ? 4 : 2;
+
 let binary;
 try {
   binary = binaryPath();
 } catch (e) {
   if (!(e instanceof BinaryNotFound)) throw e;
   process.stderr.write(`leakgate: ${e.message}\n`);
-  process.exit(2);
+  process.exit(couldNotRun);
 }
 
 const child = spawn(binary, process.argv.slice(2), { stdio: 'inherit' });
@@ -23,7 +27,7 @@ for (const signal of forwarded) {
 }
 child.on('error', (e) => {
   process.stderr.write(`leakgate: cannot run ${binary}: ${e.message}\n`);
-  process.exit(2);
+  process.exit(couldNotRun);
 });
 child.on('exit', (code, signal) => {
   if (signal) {
