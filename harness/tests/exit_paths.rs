@@ -3,13 +3,13 @@
 //! the app's tree, no temporary folder) after an end, an error, a panic, SIGINT, SIGTERM,
 //! SIGKILL or `timeout`.
 
+mod common;
+
+use common::apps_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
-
-fn apps_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
-}
 
 /// Writes a spec for `app` (a script under `tests/apps`) with `extra` YAML lines into `dir`.
 fn write_spec(dir: &Path, name: &str, app: &str, extra: &str) -> PathBuf {

@@ -1,31 +1,17 @@
 //! Explanations of real leaks in the sample apps: the retainer names the holding variable, and
 //! a mixed spec names the request kind that leaks.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{retainers_of, run_leak, sample_spec};
 use leakgate::analysis::Verdict;
 use leakgate::runner::{run_spec, RunOptions};
 use leakgate::spec::load_spec;
 
-fn spec(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../specs")
-        .join(format!("{name}.yaml"))
-}
-
 #[test]
 fn request_log_leak_is_held_by_the_access_log_array() {
-    let spec = load_spec(&spec("request-log")).expect("spec");
-    let run = run_spec(&spec, &RunOptions::default());
-    let m = run.outcome.as_ref().expect("a verdict");
-    assert_eq!(m.analysis.verdict, Verdict::Leak);
-    let date = m
-        .explanation
-        .retainers
-        .iter()
-        .find(|r| r.class == "Date")
-        .expect("Date explained");
-    let top = &date.clusters[0];
+    let m = run_leak("request-log");
+    let top = &retainers_of(&m, "Date").clusters[0];
     assert_eq!(
         top.path.to_string(),
         "accessLog (closure variable) → Array[] → Object.date → Date"
@@ -38,7 +24,7 @@ fn request_log_leak_is_held_by_the_access_log_array() {
 
 #[test]
 fn mixed_spec_names_the_post_that_leaks() {
-    let spec = load_spec(&spec("orders-post-only")).expect("spec");
+    let spec = load_spec(&sample_spec("orders-post-only")).expect("spec");
     let run = run_spec(&spec, &RunOptions::default());
     let m = run.outcome.as_ref().expect("a verdict");
     assert_eq!(m.analysis.verdict, Verdict::Leak);
@@ -63,12 +49,7 @@ fn mixed_spec_names_the_post_that_leaks() {
         assert_eq!(k.requests, 2000, "{k:?}");
     }
     println!("{}", leakgate::report::render_run(&run));
-    let object = m
-        .explanation
-        .retainers
-        .iter()
-        .find(|r| r.class == "Object")
-        .expect("Object explained");
+    let object = retainers_of(m, "Object");
     assert!(
         object.clusters[0]
             .path
@@ -81,17 +62,8 @@ fn mixed_spec_names_the_post_that_leaks() {
 
 #[test]
 fn an_es_module_binding_is_named_with_its_file_and_line() {
-    let spec = load_spec(&spec("esm-bus")).expect("spec");
-    let run = run_spec(&spec, &RunOptions::default());
-    let m = run.outcome.as_ref().expect("a verdict");
-    assert_eq!(m.analysis.verdict, Verdict::Leak);
-    let closure = m
-        .explanation
-        .retainers
-        .iter()
-        .find(|r| r.class == "(closure)")
-        .expect("(closure) explained");
-    let top = &closure.clusters[0];
+    let m = run_leak("esm-bus");
+    let top = &retainers_of(&m, "(closure)").clusters[0];
     assert_eq!(
         top.path.to_string(),
         "configBus (module variable, src/bus.mjs:3) → EventEmitter._events → Object.reload → Array[] → (closure)"

@@ -1,8 +1,12 @@
 //! Hostile snapshots against the real `leakgate` binary: a string longer than V8 allows, in a
 //! small gzipped file and endless through a pipe, must end in exit 2 with bounded memory.
 
+mod common;
+
+use common::leakgate;
+
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -31,10 +35,6 @@ fn wait_with_peak_rss(child: std::process::Child) -> (Option<i32>, u64) {
     assert_eq!(got, pid, "wait4 failed");
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     (code, u64::try_from(usage.ru_maxrss).unwrap() * 1024)
-}
-
-fn leakgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_leakgate"))
 }
 
 #[test]

@@ -6,24 +6,16 @@
 //! against a real app booted by leakgate, with leakgate's own session attached, and check the
 //! same attack succeeds against a node started with a plain `--inspect`, so that they can fail.
 
+mod common;
+
+use common::{apps_dir, runtime};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use leakgate::app::{AppCommand, AppConfig, AppProcess};
 use leakgate::inspector::Inspector;
-
-fn apps_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// The port of a `ws://127.0.0.1:PORT/ID` URL.
 fn port_of(url: &str) -> u16 {

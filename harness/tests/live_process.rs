@@ -1,26 +1,19 @@
 //! Live tests of the app process and the inspector client against real Node processes.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{apps_dir, runtime};
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use leakgate::app::{self, AppConfig, AppError, AppProcess, PrepareOutcome};
 use leakgate::inspector::{Inspector, InspectorError, SnapshotTransport};
 
-fn apps_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
-}
-
 fn config(script: &str) -> AppConfig {
     let mut cfg = AppConfig::new(script, apps_dir());
     cfg.ready_timeout = Duration::from_secs(20);
     cfg
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 /// `true` while `pid` is a running (not zombie) process.

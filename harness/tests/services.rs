@@ -2,38 +2,21 @@
 //! that serves the port), port ownership (a squatter is never measured), one app at a time on
 //! a fixed port, an app that ignores PORT, and `cluster` apps refused with the reason.
 
+mod common;
+
+use common::{apps_dir, free_port, runtime};
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use leakgate::app::{AppCommand, AppConfig, AppError, AppProcess};
 use leakgate::inspector::Inspector;
 
-fn apps_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 fn node_command(line: &str) -> AppConfig {
     let mut cfg = AppConfig::command(AppCommand::Shell(line.to_string()), apps_dir());
     cfg.ready_timeout = Duration::from_secs(20);
     cfg
-}
-
-/// A free port, found by binding port 0.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! `fixtures/regenerate.sh`), checked against `fixtures/expected.json`, which an independent
 //! Node script computed with `JSON.parse`.
 
+mod common;
+
+use common::leakgate;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use leakgate::analysis::{summarize, DiffBuilder};
 use leakgate::snapshot::{self, SnapshotError};
@@ -233,10 +236,6 @@ fn truncated_and_garbage_files_give_clear_errors() {
         snapshot::read_file(&missing),
         Err(SnapshotError::Open { .. })
     ));
-}
-
-fn leakgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_leakgate"))
 }
 
 #[test]

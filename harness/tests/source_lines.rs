@@ -2,22 +2,10 @@
 //! among several allocations of one handler, the `.ts` line of a TypeScript app under tsx,
 //! and, for objects a dependency allocated, the app's own storing line.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use leakgate::analysis::Verdict;
-use leakgate::runner::{run_spec, Measured, RunOptions};
-use leakgate::spec::load_spec;
-
-fn run(name: &str) -> Box<Measured> {
-    let file: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../specs")
-        .join(format!("{name}.yaml"));
-    let spec = load_spec(&file).expect("spec");
-    let run = run_spec(&spec, &RunOptions::default());
-    let m = run.outcome.expect("a verdict");
-    assert_eq!(m.analysis.verdict, Verdict::Leak, "{name}");
-    m
-}
+use common::{retainers_of, run_leak as run};
+use leakgate::runner::Measured;
 
 /// The site of `class` in the app's `file` (V8 records stacks for part of the objects only, so
 /// sites in Node's internals may come first): (file, line of its one allocating expression,
@@ -55,13 +43,10 @@ fn a_handler_with_three_allocations_is_blamed_on_the_listener_line() {
 #[test]
 fn typescript_under_tsx_is_reported_at_its_ts_line() {
     let m = run("ts-app");
-    let visit = m
-        .explanation
-        .retainers
-        .iter()
-        .find(|r| r.class == "Visit")
-        .expect("Visit explained");
-    let kept = visit.clusters[0].kept_at.as_ref().expect("kept");
+    let kept = retainers_of(&m, "Visit").clusters[0]
+        .kept_at
+        .as_ref()
+        .expect("kept");
     let declared = kept.declared_at.as_ref().expect("declared");
     assert_eq!((declared.file.as_str(), declared.line), ("server.ts", 24));
     assert_eq!(kept.stored_at[0].line, 29);
@@ -96,12 +81,7 @@ fn typescript_under_tsx_is_reported_at_its_ts_line() {
 #[test]
 fn a_parsed_body_is_blamed_on_the_line_that_stores_it() {
     let m = run("express-body");
-    let object = m
-        .explanation
-        .retainers
-        .iter()
-        .find(|r| r.class == "Object")
-        .expect("Object explained");
+    let object = retainers_of(&m, "Object");
     let kept = object.clusters[0]
         .kept_at
         .as_ref()
