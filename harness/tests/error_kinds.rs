@@ -10,13 +10,12 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn apps_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
-}
+mod common;
+use common::{apps_dir, leakgate};
 
 /// Writes `NAME.yaml` into `dir`: the app `script` (under `tests/apps`) and `extra` YAML.
 fn write_spec(dir: &Path, name: &str, script: &str, extra: &str) -> PathBuf {
@@ -81,7 +80,7 @@ fn squat() -> TcpListener {
 fn run(dir: &Path, specs: &[&Path], flags: &[&str]) -> (Option<i32>, Vec<Value>, Output) {
     let json = dir.join("run.json");
     let _ = std::fs::remove_file(&json);
-    let out = Command::new(env!("CARGO_BIN_EXE_leakgate"))
+    let out = leakgate()
         .arg("run")
         .args(specs)
         .arg("--json")
@@ -193,7 +192,7 @@ fn bad_input_found_before_anything_runs_exits_2_when_detailed() {
     assert!(stderr.contains("bad.yaml:2:3"), "{stderr}");
     assert_eq!(code, Some(2));
     // A bad command line too (clap's own usage error).
-    let out = Command::new(env!("CARGO_BIN_EXE_leakgate"))
+    let out = leakgate()
         .args(["run", "--detailed-exit-codes", "--jobs", "0"])
         .arg(&bad)
         .output()

@@ -13,7 +13,8 @@
 //!   `strings (all representations)`;
 //! - the growth of the JS heap and of array buffers per request: "above limit" or "below
 //!   limit", as the verdict judged it;
-//! - on an error, its kind only (the message names ports and paths).
+//! - on an error, whose it is and what failed, `error: app (too many failed requests)`, not its
+//!   message (which names ports, paths and pids).
 //!
 //! A class near the detection threshold is a suspect in some runs and not in others, so only
 //! classes at [`ROBUST_FACTOR`] times the threshold or more are listed.
@@ -27,6 +28,8 @@ use std::fmt::Write as _;
 use crate::analysis::retainers::Holder;
 use crate::analysis::verdict::{Growth, Suspect};
 use crate::analysis::Verdict;
+use crate::app::AppError;
+use crate::load::LoadError;
 use crate::runner::{RunError, SpecRun};
 use crate::spec::Spec;
 
@@ -126,7 +129,7 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
     let m = match &run.outcome {
         Ok(m) => m,
         Err(e) => {
-            let _ = writeln!(out, "error: {}", error_kind(e));
+            let _ = writeln!(out, "error: {} ({})", e.kind(), error_cause(e));
             return out;
         }
     };
@@ -348,22 +351,89 @@ pub fn growth_words(growth: &Growth) -> &'static str {
     }
 }
 
-/// The kind of a run error, without its message (which names ports, paths and pids).
-pub fn error_kind(error: &RunError) -> &'static str {
+/// What failed, in words that name no port, path or pid: the stable report's `error:` line
+/// gives it after the error's kind, `error: app (exited)`.
+pub fn error_cause(error: &RunError) -> &'static str {
     match error {
         RunError::Runtime(_) => "runtime",
         RunError::Folder { .. } => "folder",
-        RunError::App(_) => "app",
+        RunError::App(e) => app_cause(e),
         RunError::Inspector { .. } => "inspector",
-        RunError::Load { .. } => "load",
+        RunError::Load { error, .. } => match error {
+            LoadError::Script { .. } => "load script",
+            _ => "load",
+        },
         RunError::TooManyFailures { .. } => "too many failed requests",
         RunError::Snapshot { .. } => "snapshot",
+    }
+}
+
+fn app_cause(error: &AppError) -> &'static str {
+    match error {
+        AppError::NodeNotFound => "node not found",
+        AppError::NpmNotFound => "npm not found",
+        AppError::NpmFailed { .. } => "npm ci failed",
+        AppError::NpmLockTimeout { .. } => "npm lock held",
+        AppError::Spawn { .. } => "cannot start",
+        AppError::NoInspectorUrl { .. } => "no inspector",
+        AppError::Exited { .. } => "exited",
+        AppError::NeverReady { .. } => "never ready",
+        AppError::PortTaken { .. } => "port taken",
+        AppError::Unmeasurable { .. } => "unmeasurable",
+        AppError::Io { .. } => "io",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_says_whose_it_is_and_what_failed_without_its_message() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/hello.yaml");
+        let spec = crate::spec::load_spec(&file).unwrap();
+        let run = |error: RunError| SpecRun {
+            name: spec.name.clone(),
+            file: spec.file.clone(),
+            expect: spec.expect,
+            outcome: Err(error),
+        };
+        let exited = run(RunError::App(AppError::Exited {
+            code: Some(3),
+            signal: None,
+            before_ready: true,
+            log_tail: "listening on 127.0.0.1:40123".into(),
+        }));
+        assert_eq!(
+            render_stable(&spec, &exited),
+            "spec: hello\nfile: hello.yaml\nexpect: clean\nerror: app (exited)\n"
+        );
+        let failures = run(RunError::TooManyFailures {
+            phase: "warm-up".into(),
+            failed: 10,
+            requests: 10,
+            limit: 1.0,
+            detail: "connection refused on port 40123".into(),
+            log_tail: String::new(),
+        });
+        let text = render_stable(&spec, &failures);
+        assert!(
+            text.ends_with("error: app (too many failed requests)\n"),
+            "{text}"
+        );
+        let port = run(RunError::App(AppError::PortTaken {
+            port: 40123,
+            pid: Some(77),
+            command: None,
+            fixed: true,
+            log_tail: String::new(),
+        }));
+        let text = render_stable(&spec, &port);
+        assert!(
+            text.ends_with("error: environment (port taken)\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn rates_in_words() {
