@@ -348,15 +348,7 @@ async fn run_deciding(
     use crate::analysis::extend::{next_step, Extension, Step};
     let mut session = session::Session::start(spec, plan, options, dir).await?;
     session.watch_workers().await?;
-    session.warm_up(plan.warmup).await?;
-    if let Some(interval) = plan.sampling_interval {
-        session.start_sampling(interval).await?;
-    }
-    session.checkpoint().await?;
-    for &at in &plan.checkpoints {
-        session.advance_to(at).await?;
-        session.checkpoint().await?;
-    }
+    session.take_planned_series(plan).await?;
     let mut extensions = Vec::new();
     let mut analysis_secs = 0.0;
     loop {

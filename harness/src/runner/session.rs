@@ -92,15 +92,7 @@ pub async fn run(
     dir: &Path,
 ) -> Result<SessionRecord, RunError> {
     let mut session = Session::start(spec, plan, options, dir).await?;
-    session.warm_up(plan.warmup).await?;
-    if let Some(interval) = plan.sampling_interval {
-        session.start_sampling(interval).await?;
-    }
-    session.checkpoint().await?;
-    for &at in &plan.checkpoints {
-        session.advance_to(at).await?;
-        session.checkpoint().await?;
-    }
+    session.take_planned_series(plan).await?;
     Ok(session.finish().await)
 }
 
@@ -181,6 +173,21 @@ impl Session {
         if self.progress {
             eprintln!("leakgate: {}: {text}", self.name);
         }
+    }
+
+    /// The planned part of a run: the warm-up, the sampling profiler when the plan asks for it,
+    /// the post-warm-up snapshot, then the load up to each checkpoint and its snapshot.
+    pub async fn take_planned_series(&mut self, plan: &Plan) -> Result<(), RunError> {
+        self.warm_up(plan.warmup).await?;
+        if let Some(interval) = plan.sampling_interval {
+            self.start_sampling(interval).await?;
+        }
+        self.checkpoint().await?;
+        for &at in &plan.checkpoints {
+            self.advance_to(at).await?;
+            self.checkpoint().await?;
+        }
+        Ok(())
     }
 
     /// Sends `count` requests that are not measured.
