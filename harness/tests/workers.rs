@@ -137,10 +137,58 @@ fn a_leak_kept_by_a_worker_is_named_on_that_worker_and_the_main_thread_is_clean(
         "{:?}",
         m.analysis.reasons
     );
+    // Explained from the worker's own last snapshot: held by the worker's `received` array,
+    // declared and pushed onto in worker.js.
+    assert_eq!(worker.script.as_deref(), Some("./worker.js"));
+    for s in &worker.suspects {
+        let fp = s
+            .fingerprint
+            .as_ref()
+            .expect("every worker suspect has a fingerprint");
+        assert_eq!(fp.holder.as_deref(), Some("received"), "{s:?}");
+        assert_eq!(fp.site, None, "{s:?}");
+    }
+    let paths = &object.retainers;
+    assert!(!paths.is_empty(), "{object:?}");
+    assert!(
+        paths[0]
+            .path
+            .to_string()
+            .starts_with("received (closure variable)"),
+        "{paths:?}"
+    );
+    let kept = paths[0]
+        .kept_at
+        .as_ref()
+        .expect("found in the worker's source");
+    let declared = kept.declared_at.as_ref().expect("declared");
+    assert_eq!((declared.file.as_str(), declared.line), ("worker.js", 6));
+    assert!(
+        kept.stored_at.iter().any(|p| p.code == "received.push(…)"),
+        "{kept:?}"
+    );
     let json = serde_json::to_value(leakgate::report::json::SpecJson::from_run(&run)).unwrap();
     assert_eq!(json["isolates"][1]["kind"], "worker");
     assert_eq!(json["isolates"][1]["verdict"], "leak");
+    assert_eq!(json["isolates"][1]["script"], "./worker.js");
     assert_eq!(json["isolates"][0]["verdict"], "clean");
+    let first = &json["isolates"][1]["suspects"][0];
+    assert_eq!(first["fingerprint"]["holder"], "received", "{first}");
+    assert!(
+        first["per_1k_requests"].as_f64().unwrap() > 900.0,
+        "{first}"
+    );
+    assert!(
+        first["retainers"][0]["kept_at"]["declared_at"]["line"] == 6,
+        "{first}"
+    );
+    let text = leakgate::report::render_run(&run);
+    assert!(text.contains("Object, held by `received`"), "{text}");
+    assert!(text.contains("      Object is retained by:\n"), "{text}");
+    assert!(
+        text.contains(leakgate::explain::workers::MAIN_THREAD_ONLY),
+        "{text}"
+    );
 }
 
 #[test]

@@ -11,10 +11,22 @@
 //! started after the warm-up, exited or could not write a snapshot has no series that proves
 //! anything, and the report says so instead of guessing. The spec's verdict is a leak when any
 //! judged isolate leaks ([`fold_into`]).
+//!
+//! A worker that has suspects keeps its series ([`JudgedWorker::series`]) until the run is
+//! decided, so that its suspects are explained from its own last snapshot (retainer paths and
+//! fingerprints, see [`crate::explain::workers`]) as the main thread's are from the main
+//! one; its `assert.allow` judgement then comes last, as the main thread's does. A worker is
+//! named across runs by its script relative to the app's folder ([`IsolateResult::script`]),
+//! not by its thread id, which depends on the order workers start in.
+
+use std::ops::Deref;
 
 use serde::Serialize;
 
+use super::allow::{Allowance, AllowedLeak};
 use super::collections::CollectionSuspect;
+use super::fingerprint::Fingerprint;
+use super::retainers::{Holder, RetainerCluster};
 use super::series::{Series, SeriesError, SnapshotFile};
 use super::verdict::{Analysis, DetectionFloor, Suspect, Verdict};
 use crate::spec::Thresholds;
@@ -45,6 +57,40 @@ pub struct WorkerSeriesFiles {
     pub missing: Option<String>,
 }
 
+/// One suspect class of an isolate, with what explains it: the same fields as the main
+/// thread's suspects, and the retainer paths, fingerprint and allowance of the explanation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IsolateSuspect {
+    /// The suspect as the verdict found it.
+    #[serde(flatten)]
+    pub suspect: Suspect,
+    /// How its survivors are held in this isolate's last snapshot, most objects first.
+    pub retainers: Vec<RetainerCluster>,
+    /// What identifies it across runs: its holder, class and allocation site (`site` is
+    /// `null` for a worker: allocation sites are sampled in the main isolate only).
+    pub fingerprint: Option<Fingerprint>,
+    /// `allowed` or `over_budget` when an `assert.allow` entry matches it, else `null`.
+    pub allow: Option<Allowance>,
+}
+
+impl Deref for IsolateSuspect {
+    type Target = Suspect;
+    fn deref(&self) -> &Suspect {
+        &self.suspect
+    }
+}
+
+impl From<Suspect> for IsolateSuspect {
+    fn from(suspect: Suspect) -> IsolateSuspect {
+        IsolateSuspect {
+            suspect,
+            retainers: Vec::new(),
+            fingerprint: None,
+            allow: None,
+        }
+    }
+}
+
 /// What one isolate's series concluded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IsolateResult {
@@ -59,6 +105,9 @@ pub struct IsolateResult {
     pub label: String,
     /// The worker's script (`null` for the main thread).
     pub url: Option<String>,
+    /// The worker's script relative to the app's folder (`./worker.js`; as Node gives it when
+    /// outside): what names the worker from one run to the next (`null` for the main thread).
+    pub script: Option<String>,
     /// `leak` or `clean`; `null` when the isolate could not be judged (see `note`).
     pub verdict: Option<Verdict>,
     /// Why it was not judged, when it was not.
@@ -70,16 +119,34 @@ pub struct IsolateResult {
     /// Array-buffer growth per request, bytes.
     pub array_buffer_bytes_per_request: Option<f64>,
     /// Suspect classes of this isolate, worst first.
-    pub suspects: Vec<Suspect>,
+    pub suspects: Vec<IsolateSuspect>,
     /// Its growing collections.
     pub collections: Vec<CollectionSuspect>,
     /// Why its verdict is what it is.
     pub reasons: Vec<String>,
     /// The smallest leaks its series would have caught.
     pub detection_floor: Option<DetectionFloor>,
+    /// The `assert.allow` entries that matched its suspects, with their budgets.
+    pub allowed: Vec<AllowedLeak>,
+    /// Objects per holder of each explained suspect class (class, holders most first): what
+    /// the stable report names as the holders.
+    #[serde(skip)]
+    pub holders: Vec<(String, Vec<(Holder, u64)>)>,
     /// Its undecided evidence.
     #[serde(skip)]
     pub borderline: Vec<String>,
+}
+
+/// A worker's result, with the series and analysis its explanation and `assert.allow` need
+/// once the run is decided (kept only for a worker with suspects).
+#[derive(Debug, Clone)]
+pub struct JudgedWorker {
+    /// What its series concluded.
+    pub result: IsolateResult,
+    /// Its verdict and what it rests on (`None` when not judged).
+    pub analysis: Option<Analysis>,
+    /// Its series, when it has suspects to explain.
+    pub series: Option<Series>,
 }
 
 impl IsolateResult {
@@ -91,6 +158,7 @@ impl IsolateResult {
             title: "main thread".to_string(),
             label: "main thread".to_string(),
             url: None,
+            script: None,
             verdict: None,
             note: None,
             snapshots,
@@ -100,17 +168,25 @@ impl IsolateResult {
             collections: Vec::new(),
             reasons: Vec::new(),
             detection_floor: None,
+            allowed: Vec::new(),
+            holders: Vec::new(),
             borderline: Vec::new(),
         };
         out.take(analysis);
         out
     }
 
-    fn take(&mut self, a: &Analysis) {
+    /// Takes the verdict and what it rests on from `a` (the suspects without explanation).
+    pub fn take(&mut self, a: &Analysis) {
         self.verdict = Some(a.verdict);
         self.heap_bytes_per_request = Some(a.heap.per_request);
         self.array_buffer_bytes_per_request = Some(a.array_buffers.per_request);
-        self.suspects = a.suspects.clone();
+        self.suspects = a
+            .suspects
+            .iter()
+            .cloned()
+            .map(IsolateSuspect::from)
+            .collect();
         self.collections = a.collections.clone();
         self.reasons = a.reasons.clone();
         self.detection_floor = Some(a.detection_floor);
@@ -118,36 +194,42 @@ impl IsolateResult {
     }
 }
 
-/// How a report names a worker: `worker N (SCRIPT)`, the script relative to `app_dir` when it
-/// lies inside, else as Node gives it (the title when Node gives none).
-fn worker_label(id: &str, title: &str, url: &str, app_dir: &std::path::Path) -> String {
+/// How a report names a worker's script: relative to `app_dir` when it lies inside
+/// (`./lib/worker.js`), else as Node gives it (the title when Node gives none).
+fn worker_script(title: &str, url: &str, app_dir: &std::path::Path) -> String {
     let path = url.strip_prefix("file://").unwrap_or(url);
-    let script = match std::path::Path::new(path).strip_prefix(app_dir) {
+    match std::path::Path::new(path).strip_prefix(app_dir) {
         Ok(rel) => format!("./{}", rel.display()),
         Err(_) if path.is_empty() => title.to_string(),
         Err(_) => path.to_string(),
-    };
-    format!("worker {id} ({script})")
+    }
+}
+
+/// How a report names a worker: `worker N (SCRIPT)` (see [`worker_script`]).
+fn worker_label(id: &str, title: &str, url: &str, app_dir: &std::path::Path) -> String {
+    format!("worker {id} ({})", worker_script(title, url, app_dir))
 }
 
 /// Reads and judges each worker's series (`checkpoints` snapshots in the run) against
 /// `thresholds`; a worker without a snapshot at every checkpoint gets no verdict. Workers are
-/// named with their script relative to `app_dir`.
+/// named with their script relative to `app_dir`. The series of a worker with suspects is
+/// kept for its explanation.
 pub fn judge_workers(
     workers: &[WorkerSeriesFiles],
     checkpoints: usize,
     thresholds: &Thresholds,
     app_dir: &std::path::Path,
-) -> Result<Vec<IsolateResult>, SeriesError> {
+) -> Result<Vec<JudgedWorker>, SeriesError> {
     let mut out = Vec::with_capacity(workers.len());
     for w in workers {
         let files: Vec<SnapshotFile> = w.snapshots.iter().flatten().cloned().collect();
-        let mut result = IsolateResult {
+        let result = IsolateResult {
             id: w.id.clone(),
             kind: IsolateKind::Worker,
             title: w.title.clone(),
             label: worker_label(&w.id, &w.title, &w.url, app_dir),
             url: Some(w.url.clone()),
+            script: Some(worker_script(&w.title, &w.url, app_dir)),
             verdict: None,
             note: None,
             snapshots: files.len(),
@@ -157,8 +239,16 @@ pub fn judge_workers(
             collections: Vec::new(),
             reasons: Vec::new(),
             detection_floor: None,
+            allowed: Vec::new(),
+            holders: Vec::new(),
             borderline: Vec::new(),
         };
+        let mut judged = JudgedWorker {
+            result,
+            analysis: None,
+            series: None,
+        };
+        let result = &mut judged.result;
         if files.len() < checkpoints || checkpoints < 3 {
             result.note = Some(match &w.missing {
                 Some(why) => format!(
@@ -173,9 +263,14 @@ pub fn judge_workers(
             });
         } else {
             let series = Series::read(&files)?;
-            result.take(&series.judge(thresholds));
+            let analysis = series.judge(thresholds);
+            result.take(&analysis);
+            if !analysis.suspects.is_empty() || !analysis.collections.is_empty() {
+                judged.series = Some(series);
+            }
+            judged.analysis = Some(analysis);
         }
-        out.push(result);
+        out.push(judged);
     }
     Ok(out)
 }
@@ -203,15 +298,18 @@ pub fn fold_into(analysis: &mut Analysis, workers: &[IsolateResult]) {
 /// worker already leaks.
 pub fn next_step(
     main: &Analysis,
-    workers: &[IsolateResult],
+    workers: &[JudgedWorker],
     measured: u64,
     max_requests: u64,
 ) -> super::extend::Step {
     use super::extend::Step;
-    let leaks =
-        main.verdict == Verdict::Leak || workers.iter().any(|w| w.verdict == Some(Verdict::Leak));
+    let leaks = main.verdict == Verdict::Leak
+        || workers
+            .iter()
+            .any(|w| w.result.verdict == Some(Verdict::Leak));
     let reasons: Vec<String> = workers
         .iter()
+        .map(|w| &w.result)
         .flat_map(|w| {
             w.borderline
                 .iter()
@@ -255,7 +353,10 @@ mod tests {
             missing: None,
         };
         let judged = judge_workers(&[files], 4, &Thresholds::default(), Path::new("/a")).unwrap();
-        assert_eq!(judged[0].verdict, None);
-        assert!(judged[0].note.as_deref().unwrap().contains("0 of 4"));
+        let result = &judged[0].result;
+        assert_eq!(result.verdict, None);
+        assert!(result.note.as_deref().unwrap().contains("0 of 4"));
+        assert_eq!(result.script.as_deref(), Some("./w.js"));
+        assert!(judged[0].series.is_none() && judged[0].analysis.is_none());
     }
 }

@@ -16,6 +16,7 @@
 pub mod allocations;
 pub mod kind_phases;
 pub mod requests;
+pub mod workers;
 
 use serde::Serialize;
 

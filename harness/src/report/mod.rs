@@ -438,6 +438,7 @@ pub fn render_isolates(isolates: &[crate::analysis::isolates::IsolateResult]) ->
             );
         }
         let _ = writeln!(out, "    {:<6} {}: {detail}", verdict.as_str(), i.label);
+        write_worker_suspects(&mut out, i);
     }
     out
 }
@@ -445,35 +446,98 @@ pub fn render_isolates(isolates: &[crate::analysis::isolates::IsolateResult]) ->
 /// The retainer paths of suspects, as text.
 pub fn render_retainers(retainers: &[crate::explain::SuspectRetainers]) -> String {
     let mut out = String::new();
-    for r in retainers.iter().filter(|r| !r.clusters.is_empty()) {
-        let _ = writeln!(out, "  {} is retained by:", r.class);
-        for c in &r.clusters {
-            let _ = writeln!(
-                out,
-                "    {:>6} × {} (retaining {})",
-                c.count,
-                c.path,
-                human_bytes(c.retained_bytes as f64)
-            );
-            if let Some(kept) = &c.kept_at {
-                if let Some(d) = &kept.declared_at {
-                    let _ = writeln!(
-                        out,
-                        "             `{}` is declared at {}:{}:{} `{}`",
-                        kept.variable, d.file, d.line, d.column, d.code
-                    );
-                }
-                for st in &kept.stored_at {
-                    let _ = writeln!(
-                        out,
-                        "             stored into at {}:{}:{} `{}`",
-                        st.file, st.line, st.column, st.code
-                    );
-                }
+    for r in retainers {
+        write_retainers(&mut out, "  ", &r.class, &r.clusters);
+    }
+    out
+}
+
+/// The retainer paths of one class, as text indented by `indent` (nothing without paths).
+fn write_retainers(
+    out: &mut String,
+    indent: &str,
+    class: &str,
+    clusters: &[crate::analysis::retainers::RetainerCluster],
+) {
+    if clusters.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{indent}{class} is retained by:");
+    for c in clusters {
+        let _ = writeln!(
+            out,
+            "{indent}  {:>6} × {} (retaining {})",
+            c.count,
+            c.path,
+            human_bytes(c.retained_bytes as f64)
+        );
+        if let Some(kept) = &c.kept_at {
+            if let Some(d) = &kept.declared_at {
+                let _ = writeln!(
+                    out,
+                    "{indent}           `{}` is declared at {}:{}:{} `{}`",
+                    kept.variable, d.file, d.line, d.column, d.code
+                );
+            }
+            for st in &kept.stored_at {
+                let _ = writeln!(
+                    out,
+                    "{indent}           stored into at {}:{}:{} `{}`",
+                    st.file, st.line, st.column, st.code
+                );
             }
         }
     }
-    out
+}
+
+/// A worker's suspects under its line of "by thread:": each with its fingerprint's holder (and
+/// allowance), then their retainer paths, then why allocation sites are not given.
+fn write_worker_suspects(out: &mut String, i: &crate::analysis::isolates::IsolateResult) {
+    const INDENT: &str = "      ";
+    if i.kind != crate::analysis::isolates::IsolateKind::Worker || i.suspects.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{INDENT}{:>10}  {:>10}  {:<22}  class, held by",
+        "per 1k req", "B/request", "survivors by interval"
+    );
+    for s in i.suspects.iter().take(TEXT_SUSPECTS) {
+        let intervals: Vec<String> = s.survivors_by_interval.iter().map(u64::to_string).collect();
+        let holder = match s.fingerprint.as_ref().and_then(|f| f.holder.as_deref()) {
+            Some(h) => format!(", held by `{h}`"),
+            None => String::new(),
+        };
+        let allowance = match s.allow {
+            Some(crate::analysis::Allowance::Allowed) => " (allowed)",
+            Some(crate::analysis::Allowance::OverBudget) => " (allowed, over budget)",
+            None if !i.allowed.is_empty() => " (not allowed)",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "{INDENT}{:>10.1}  {:>10.1}  {:<22}  {}{holder}{allowance}",
+            s.per_1k_requests,
+            s.bytes_per_request,
+            intervals.join(" "),
+            s.class
+        );
+    }
+    if i.suspects.len() > TEXT_SUSPECTS {
+        let _ = writeln!(
+            out,
+            "{INDENT}... and {} more",
+            i.suspects.len() - TEXT_SUSPECTS
+        );
+    }
+    for s in &i.suspects {
+        write_retainers(out, INDENT, &s.class, &s.retainers);
+    }
+    let _ = writeln!(
+        out,
+        "{INDENT}({})",
+        crate::explain::workers::MAIN_THREAD_ONLY
+    );
 }
 
 /// The objects that retain the most, as text.

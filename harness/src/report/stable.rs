@@ -74,33 +74,12 @@ pub fn retainer_lines(_spec: &Spec, m: &crate::runner::Measured) -> Vec<String> 
         m.analysis.detection_floor.objects_per_1k_requests,
     );
     for (class, _) in suspects {
-        // Holders summed over the classes shown as this one.
-        let mut holders: Vec<(&Holder, u64)> = Vec::new();
-        for r in m
+        let retainers = m
             .explanation
             .retainers
             .iter()
-            .filter(|r| stable_class(&r.class) == class)
-        {
-            for (holder, n) in &r.holders {
-                match holders.iter_mut().find(|(h, _)| *h == holder) {
-                    Some((_, total)) => *total += n,
-                    None => holders.push((holder, *n)),
-                }
-            }
-        }
-        let top = holders.iter().map(|(_, n)| *n).max().unwrap_or(0);
-        let mut anchors: Vec<String> = holders
-            .iter()
-            .filter(|(_, n)| top > 0 && n * 10 >= top * 4)
-            .filter(|(h, _)| h.variable().is_some())
-            .map(|(h, _)| h.to_string())
-            .collect();
-        anchors.sort_unstable();
-        anchors.dedup();
-        if !anchors.is_empty() {
-            lines.push(format!("{class}: held by {}", anchors.join(", ")));
-        }
+            .map(|r| (r.class.as_str(), r.holders.as_slice()));
+        lines.extend(held_by(class, retainers));
     }
     if let Some(kinds) = &m.explanation.leaking_requests {
         let list = if kinds.is_empty() {
@@ -111,6 +90,34 @@ pub fn retainer_lines(_spec: &Spec, m: &crate::runner::Measured) -> Vec<String> 
         lines.push(format!("leaking requests: {list}"));
     }
     lines
+}
+
+/// `CLASS: held by HOLDER, ...`: the variables holding at least 40% as many of the objects of
+/// the stable class `class` as its main holder, from each explained class's holders (summed
+/// over the classes shown as this one); `None` when no variable a developer wrote holds them.
+fn held_by<'a>(
+    class: &str,
+    retainers: impl Iterator<Item = (&'a str, &'a [(Holder, u64)])>,
+) -> Option<String> {
+    let mut holders: Vec<(&Holder, u64)> = Vec::new();
+    for (_, list) in retainers.filter(|(c, _)| stable_class(c) == class) {
+        for (holder, n) in list {
+            match holders.iter_mut().find(|(h, _)| *h == holder) {
+                Some((_, total)) => *total += n,
+                None => holders.push((holder, *n)),
+            }
+        }
+    }
+    let top = holders.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let mut anchors: Vec<String> = holders
+        .iter()
+        .filter(|(_, n)| top > 0 && n * 10 >= top * 4)
+        .filter(|(h, _)| h.variable().is_some())
+        .map(|(h, _)| h.to_string())
+        .collect();
+    anchors.sort_unstable();
+    anchors.dedup();
+    (!anchors.is_empty()).then(|| format!("{class}: held by {}", anchors.join(", ")))
 }
 
 /// The stable report with retainer summaries: `retainers` are lines that are themselves stable
@@ -157,28 +164,8 @@ pub fn render_stable_with_retainers(spec: &Spec, run: &SpecRun, retainers: &[Str
         if allow.leaks.is_empty() {
             let _ = writeln!(out, "  none matched");
         }
-        for leak in &allow.leaks {
-            let budget = if leak.within_budget {
-                "within budget"
-            } else {
-                "over budget"
-            };
-            let class = leak
-                .class
-                .as_deref()
-                .map(|c| format!(" {}", stable_class(c)))
-                .unwrap_or_default();
-            let _ = writeln!(out, "  {}{class}: {budget}", leak.holder);
-            let mine: Vec<Suspect> = allowed
-                .iter()
-                .filter(|s| leak.classes.contains(&s.class))
-                .cloned()
-                .collect();
-            for (class, per_1k) in robust_suspects(&mine, a.detection_floor.objects_per_1k_requests)
-            {
-                let _ = writeln!(out, "    {class}: {}", rate_words(per_1k / 1000.0));
-            }
-        }
+        let floor = a.detection_floor.objects_per_1k_requests;
+        allowed_lines(&mut out, &allow.leaks, &allowed, floor, "  ");
     }
     if !a.collections.is_empty() {
         let mut names: Vec<String> = a
@@ -232,7 +219,13 @@ fn isolate_lines(out: &mut String, isolates: &[crate::analysis::isolates::Isolat
         let floor = i
             .detection_floor
             .map_or(f64::INFINITY, |f| f.objects_per_1k_requests);
-        for (class, per_1k) in robust_suspects(&i.suspects, floor) {
+        let (open, allowed): (Vec<_>, Vec<_>) = i
+            .suspects
+            .iter()
+            .partition(|s| s.allow != Some(crate::analysis::Allowance::Allowed));
+        let open: Vec<Suspect> = open.into_iter().map(|s| s.suspect.clone()).collect();
+        let robust = robust_suspects(&open, floor);
+        for (class, per_1k) in &robust {
             let _ = writeln!(out, "    {class}: {}", rate_words(per_1k / 1000.0));
         }
         let mut names: Vec<String> = i
@@ -244,6 +237,58 @@ fn isolate_lines(out: &mut String, isolates: &[crate::analysis::isolates::Isolat
         names.dedup();
         for name in names {
             let _ = writeln!(out, "    {name}");
+        }
+        let held: Vec<String> = robust
+            .iter()
+            .filter_map(|(class, _)| {
+                held_by(
+                    class,
+                    i.holders.iter().map(|(c, h)| (c.as_str(), h.as_slice())),
+                )
+            })
+            .collect();
+        if !held.is_empty() {
+            let _ = writeln!(out, "    retainers:");
+            for line in held {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+        if !i.allowed.is_empty() {
+            let _ = writeln!(out, "    allowed:");
+            let allowed: Vec<Suspect> = allowed.into_iter().map(|s| s.suspect.clone()).collect();
+            allowed_lines(out, &i.allowed, &allowed, floor, "      ");
+        }
+    }
+}
+
+/// The lines of the allowed leaks `leaks`, each with its robust suspects among `allowed`,
+/// indented by `indent`.
+fn allowed_lines(
+    out: &mut String,
+    leaks: &[crate::analysis::allow::AllowedLeak],
+    allowed: &[Suspect],
+    floor: f64,
+    indent: &str,
+) {
+    for leak in leaks {
+        let budget = if leak.within_budget {
+            "within budget"
+        } else {
+            "over budget"
+        };
+        let class = leak
+            .class
+            .as_deref()
+            .map(|c| format!(" {}", stable_class(c)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{indent}{}{class}: {budget}", leak.holder);
+        let mine: Vec<Suspect> = allowed
+            .iter()
+            .filter(|s| leak.classes.contains(&s.class))
+            .cloned()
+            .collect();
+        for (class, per_1k) in robust_suspects(&mine, floor) {
+            let _ = writeln!(out, "{indent}  {class}: {}", rate_words(per_1k / 1000.0));
         }
     }
 }

@@ -174,7 +174,7 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         session,
         mut series,
         mut analysis,
-        workers,
+        mut workers,
         analysis_secs,
         kind_phases,
         kind_phases_secs,
@@ -224,15 +224,23 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
             crate::analysis::keepers::declare(holder, &spec.app.cwd);
         }
     }
+    // Each worker's suspects, from its own last snapshot.
+    for w in &mut workers {
+        explain::workers::explain(spec, w);
+    }
     let explain_secs = t.elapsed().as_secs_f64() + kind_phases_secs;
 
     // The last step of judging: fingerprints, then the spec's allowed leaks.
     let (fingerprints, allow) = judge_allowed(spec, &series, &mut analysis, &explanation);
     // Then the worker threads: a leak in any isolate is the spec's leak.
-    let mut isolates = vec![crate::analysis::isolates::IsolateResult::main(
+    let mut isolates = vec![explain::workers::main_isolate(
         &analysis,
         session.snapshots.len(),
+        &explanation,
+        &fingerprints,
+        allow.as_ref(),
     )];
+    let workers: Vec<_> = workers.into_iter().map(|w| w.result).collect();
     crate::analysis::isolates::fold_into(&mut analysis, &workers);
     isolates.extend(workers);
 
@@ -323,8 +331,8 @@ struct Decided {
     session: SessionRecord,
     series: Series,
     analysis: Analysis,
-    /// The worker threads' verdicts.
-    workers: Vec<crate::analysis::isolates::IsolateResult>,
+    /// The worker threads' verdicts, with what their explanation needs.
+    workers: Vec<crate::analysis::isolates::JudgedWorker>,
     /// Seconds spent reading and judging.
     analysis_secs: f64,
     /// The request kinds served alone after the measured phase (see
