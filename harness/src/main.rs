@@ -320,7 +320,15 @@ fn summary(
     top: usize,
     top_retainers: Option<usize>,
 ) -> Result<ExitCode, CliError> {
-    let graph = read(file)?;
+    // The class table needs no edges; the retainers do.
+    let graph = if top_retainers.is_some() {
+        read(file)?
+    } else {
+        snapshot::read_file_without_edges(file).map_err(|source| CliError::Snapshot {
+            path: file.to_path_buf(),
+            source,
+        })?
+    };
     let summary = summarize(&graph);
     let retainers = top_retainers.map(|n| {
         let index = GraphIndex::new(&graph);

@@ -78,12 +78,25 @@ fn every_malformed_snapshot_is_a_clear_error() {
     let mut wrong = Vec::new();
     for file in &files {
         let path = file.clone();
-        match guarded(move || leakgate::snapshot::read_file(&path).map(|_| ())) {
-            Ok(Ok(())) => wrong.push(format!("{}: read as a snapshot", file.display())),
-            Ok(Err(e)) => {
+        // Read whole, and without keeping the edges (`leakgate summary`): the same error.
+        let read = move || {
+            let whole = leakgate::snapshot::read_file(&path).map(|_| ());
+            let nodes = leakgate::snapshot::read_file_without_edges(&path).map(|_| ());
+            (whole, nodes)
+        };
+        match guarded(read) {
+            Ok((Ok(()), _)) => wrong.push(format!("{}: read as a snapshot", file.display())),
+            Ok((Err(e), nodes)) => {
                 let text = e.to_string();
                 if text.trim().len() < 10 {
                     wrong.push(format!("{}: unclear error `{text}`", file.display()));
+                }
+                let other = nodes.err().map(|e| e.to_string());
+                if other.as_deref() != Some(text.as_str()) {
+                    wrong.push(format!(
+                        "{}: read without edges: {other:?}, not `{text}`",
+                        file.display()
+                    ));
                 }
             }
             Err(why) => wrong.push(format!("{}: {why}", file.display())),

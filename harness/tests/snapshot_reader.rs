@@ -58,6 +58,14 @@ fn every_fixture_matches_the_independent_oracle() {
                 facts["max_odd_id"].as_u64().unwrap()
             );
             let summary = summarize(&g);
+            let without_edges = snapshot::read_file_without_edges(&file)
+                .unwrap_or_else(|e| panic!("{name}-{k} without edges: {e}"));
+            assert_eq!(without_edges.edge_count(), 0);
+            assert_eq!(
+                summarize(&without_edges),
+                summary,
+                "{name}-{k}: the summary read without edges"
+            );
             assert_eq!(
                 summary.classes.iter().map(|c| c.self_size).sum::<u64>(),
                 summary.total_self_size,

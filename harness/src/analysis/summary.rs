@@ -52,7 +52,7 @@ pub fn summarize(graph: &HeapGraph) -> Summary {
     sort_largest_first(&mut stats);
     Summary {
         node_count: graph.node_count() as u64,
-        edge_count: graph.edge_count() as u64,
+        edge_count: graph.snapshot_edge_count() as u64,
         string_count: graph.strings.len() as u64,
         total_self_size: graph.total_self_size(),
         classes: stats,

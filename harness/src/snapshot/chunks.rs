@@ -3,7 +3,7 @@
 //!
 //! Most of a snapshot is runs of `digits,` (`nodes` and `edges`), and the parsing thread's
 //! work there is two jobs: turning bytes into integers, and integers into records. The first
-//! needs no context beyond the chunk itself, so the thread that reads the file does it too,
+//! needs no context beyond the chunk itself, so the thread that reads the file does part of it,
 //! while the parsing thread builds records from the previous chunk: both cores work.
 //!
 //! The reading thread cannot know where it is in the document (a chunk may start inside a
@@ -13,10 +13,21 @@
 //! first `,`, and then the offer is exactly what its byte loop would have produced. Anything
 //! the byte loop would reject (a number too long or too large, two commas, a stray byte) ends
 //! the offer before it, so every error is still found, at its byte, by the byte loop.
+//!
+//! How much of a chunk the reading thread parses is its *share*, which it adjusts as it goes:
+//! the scanner parses the rest of the run itself, with the same code ([`super::numbers`]).
+//! When the scanner waits for chunks (none queued), the reading thread is the slower one and
+//! parses less; when chunks pile up, it parses more. Parsing all of it on the reading thread,
+//! as first done, left the parsing thread idle a quarter of the time; the split is decided per
+//! chunk, so it follows what else the machine is doing.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use super::numbers::whole_items;
 
 /// Size of one chunk of input handed to the scanner.
 const CHUNK: usize = 1 << 20;
@@ -49,43 +60,75 @@ impl ChunkSource for SliceSource<'_> {
         let n = self.piece.min(self.rest.len());
         chunk.bytes.extend_from_slice(&self.rest[..n]);
         self.rest = &self.rest[n..];
-        chunk.parse_ahead();
+        // Half, so that both the numbers parsed ahead and those the scanner parses itself are
+        // exercised at every chunk size.
+        chunk.parse_ahead(SHARES / 2);
         Ok(())
     }
 }
 
-/// Reads a `Read` on its own thread, a few chunks ahead of the scanner, and parses the numbers
-/// of each chunk ahead, so that reading (and gzip inflation) and half the parsing overlap with
-/// the rest of the parsing on a second core.
+/// The reading thread's share of a chunk's run is counted in 64ths.
+const SHARES: usize = 64;
+/// The smallest share: a run parsed ahead is never empty for want of bytes.
+const MIN_SHARE: usize = 4;
+/// Chunks the reading thread may have sent and the scanner not yet taken.
+const QUEUE: usize = 4;
+
+/// Reads a `Read` on its own thread, a few chunks ahead of the scanner, and parses part of the
+/// numbers of each chunk ahead, so that reading (and gzip inflation) and part of the parsing
+/// overlap with the rest of the parsing on a second core.
 pub(crate) struct Prefetch {
     full: Receiver<io::Result<Chunk>>,
     empty: SyncSender<Chunk>,
+    /// Chunks sent and not yet taken, which tells the reading thread which side is slower.
+    queued: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Prefetch {
     /// Starts the reading thread.
     pub(crate) fn spawn(mut input: Box<dyn Read + Send>) -> Prefetch {
-        let (full_tx, full) = sync_channel::<io::Result<Chunk>>(4);
+        let (full_tx, full) = sync_channel::<io::Result<Chunk>>(QUEUE);
         let (empty, empty_rx) = sync_channel::<Chunk>(8);
-        let thread = std::thread::spawn(move || loop {
-            let mut chunk = empty_rx.try_recv().unwrap_or_default();
-            chunk.clear();
-            chunk.bytes.reserve(CHUNK);
-            let result = read_chunk(&mut input, &mut chunk.bytes);
-            let done = !matches!(&result, Ok(()) if !chunk.bytes.is_empty());
-            if result.is_ok() {
-                chunk.parse_ahead();
-            }
-            if full_tx.send(result.map(|()| chunk)).is_err() || done {
-                return;
+        let queued = Arc::new(AtomicUsize::new(0));
+        let sent = Arc::clone(&queued);
+        let thread = std::thread::spawn(move || {
+            let mut share = SHARES / 2;
+            loop {
+                let mut chunk = empty_rx.try_recv().unwrap_or_default();
+                chunk.clear();
+                chunk.bytes.reserve(CHUNK);
+                let result = read_chunk(&mut input, &mut chunk.bytes);
+                let done = !matches!(&result, Ok(()) if !chunk.bytes.is_empty());
+                if result.is_ok() {
+                    chunk.parse_ahead(share);
+                }
+                let waiting = sent.fetch_add(1, Ordering::Relaxed);
+                if chunk.run_end > chunk.run_start {
+                    share = next_share(share, waiting);
+                }
+                if full_tx.send(result.map(|()| chunk)).is_err() || done {
+                    return;
+                }
             }
         });
         Prefetch {
             full,
             empty,
+            queued,
             thread: Some(thread),
         }
+    }
+}
+
+/// The reading thread's next share, from how many chunks were waiting for the scanner when it
+/// finished this one: none means the scanner waits for it (parse less), a nearly full queue
+/// means it waits for the scanner (parse more).
+fn next_share(share: usize, waiting: usize) -> usize {
+    match waiting {
+        0 => share.saturating_sub(2).max(MIN_SHARE),
+        w if w + 1 >= QUEUE => (share + 2).min(SHARES),
+        _ => share,
     }
 }
 
@@ -99,7 +142,11 @@ fn read_chunk(input: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<()> {
 
 impl ChunkSource for Prefetch {
     fn fill(&mut self, buf: &mut Chunk) -> io::Result<()> {
-        match self.full.recv() {
+        let received = self.full.recv();
+        if received.is_ok() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        match received {
             Ok(Ok(chunk)) => {
                 let old = std::mem::replace(buf, chunk);
                 let _ = self.empty.try_send(old);
@@ -130,9 +177,10 @@ pub(crate) struct Chunk {
     pub(crate) bytes: Vec<u8>,
     /// The values of the items in `bytes[run_start..run_end]`, in order.
     pub(crate) numbers: Vec<u32>,
-    /// Right after the chunk's first `,` (0 when there is no run).
+    /// Right after the chunk's first `,` (0 when there is none). The run of whole items from
+    /// there may go on past `run_end`: the scanner parses that part itself.
     pub(crate) run_start: usize,
-    /// Right after the run's last `,`.
+    /// Right after the last `,` of the items parsed ahead (`run_start` when there are none).
     pub(crate) run_end: usize,
 }
 
@@ -145,8 +193,9 @@ impl Chunk {
         self.run_end = 0;
     }
 
-    /// Finds the run of whole items after the first `,` and parses it.
-    pub(crate) fn parse_ahead(&mut self) {
+    /// Finds the run of whole items after the first `,` and parses the part of it that lies
+    /// in the first `share` 64ths of the chunk.
+    pub(crate) fn parse_ahead(&mut self, share: usize) {
         self.numbers.clear();
         self.run_start = 0;
         self.run_end = 0;
@@ -154,105 +203,13 @@ impl Chunk {
             return;
         };
         let start = first + 1;
-        let (numbers, end) = whole_items(&self.bytes, start, &mut self.numbers);
-        if numbers > 0 {
-            self.run_start = start;
-            self.run_end = end;
-        }
+        // Items end at a `,` inside the limit, so the part is a prefix of the whole run.
+        let limit = (self.bytes.len() / SHARES * share.min(SHARES)).max(start);
+        let limit = if share >= SHARES { self.bytes.len() } else { limit };
+        let (_, end) = whole_items(&self.bytes[..limit], start, &mut self.numbers);
+        self.run_start = start;
+        self.run_end = end;
     }
-}
-
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
-}
-
-/// Parses items `ws* digits ws* ,` from `bytes[start..]` into `out` until one is not whole
-/// or valid; returns how many were parsed and where the last one ended.
-fn whole_items(bytes: &[u8], start: usize, out: &mut Vec<u32>) -> (usize, usize) {
-    out.reserve(bytes.len().saturating_sub(start) / 2);
-    let n = bytes.len();
-    let mut i = start;
-    let mut end = start;
-    let mut parsed = 0;
-    loop {
-        // The common shapes, `digits,` and `digits\n,` with up to 7 digits, eight bytes at a
-        // time; anything else goes through the byte loop below.
-        if let Some(word) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-            let len = leading_digits(word);
-            if (1..8).contains(&len) {
-                let after = bytes[i + len];
-                let next = if after == b',' {
-                    Some(i + len + 1)
-                } else if after == b'\n' && bytes.get(i + len + 1) == Some(&b',') {
-                    Some(i + len + 2)
-                } else {
-                    None
-                };
-                if let Some(next) = next {
-                    out.push(digits_value(word, len));
-                    parsed += 1;
-                    i = next;
-                    end = i;
-                    continue;
-                }
-            }
-        }
-        while i < n && is_space(bytes[i]) {
-            i += 1;
-        }
-        let digits_start = i;
-        let mut acc: u64 = 0;
-        while i < n {
-            let d = bytes[i].wrapping_sub(b'0');
-            if d >= 10 || i - digits_start == 10 {
-                break;
-            }
-            acc = acc * 10 + u64::from(d);
-            i += 1;
-        }
-        // Eleven digits or more, or a value above u32: the byte loop reports it.
-        if i == digits_start || acc > u64::from(u32::MAX) || (i < n && bytes[i].is_ascii_digit()) {
-            return (parsed, end);
-        }
-        while i < n && is_space(bytes[i]) {
-            i += 1;
-        }
-        if i >= n || bytes[i] != b',' {
-            return (parsed, end);
-        }
-        i += 1;
-        out.push(acc as u32);
-        parsed += 1;
-        end = i;
-    }
-}
-
-/// How many of the eight bytes of `word` (first byte lowest) are ASCII digits before the first
-/// byte that is not.
-#[inline(always)]
-fn leading_digits(word: u64) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (ONES * u64::from(b'0'));
-    // A byte is a digit when it is at most 9 in `x`. Below 0x80, adding 0x76 sets the high bit
-    // exactly from 10 up, without carrying into the next byte; from 0x80 up the high bit is
-    // set already.
-    let not_digit = (((x & !HIGH) + ONES * 0x76) | x) & HIGH;
-    (not_digit.trailing_zeros() / 8) as usize
-}
-
-/// The value of the first `len` (1 to 7) bytes of `word`, all ASCII digits.
-#[inline(always)]
-fn digits_value(word: u64, len: usize) -> u32 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Digit values in the low `len` bytes, then moved to the top so that the bytes below are
-    // leading zeros.
-    let mut v = (word ^ (ONES * u64::from(b'0'))) << (8 * (8 - len));
-    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
-    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
-    v = (v.wrapping_mul(10000) + (v >> 32)) & 0x0000_0000_FFFF_FFFF;
-    v as u32
 }
 
 #[cfg(test)]
@@ -264,7 +221,7 @@ mod tests {
             bytes: text.as_bytes().to_vec(),
             ..Chunk::default()
         };
-        chunk.parse_ahead();
+        chunk.parse_ahead(SHARES);
         (chunk.numbers, chunk.run_start, chunk.run_end)
     }
 
@@ -273,6 +230,40 @@ mod tests {
         assert_eq!(ahead("12,3,45\n,6,7"), (vec![3, 45, 6], 3, 11));
         assert_eq!(ahead("[1, 2 ,\t3,"), (vec![2, 3], 3, 10));
         assert_eq!(ahead(",4294967295,"), (vec![4294967295], 1, 12));
+        for v in [0u32, 7, 10, 99, 100, 1234567, 9999999, 10000000, u32::MAX] {
+            let text = format!(",{v},{v}\n,{v} ,");
+            assert_eq!(ahead(&text).0, vec![v, v, v], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_share_parses_a_prefix_of_the_run() {
+        let text = format!(",{}", "1,22,333\n,".repeat(20));
+        let mut whole = Chunk {
+            bytes: text.as_bytes().to_vec(),
+            ..Chunk::default()
+        };
+        whole.parse_ahead(SHARES);
+        for share in [0, 1, MIN_SHARE, 31, 32, 63] {
+            let mut part = Chunk {
+                bytes: text.as_bytes().to_vec(),
+                ..Chunk::default()
+            };
+            part.parse_ahead(share);
+            assert_eq!(part.run_start, 1);
+            assert!(part.run_end < whole.run_end, "{share}");
+            assert_eq!(whole.run_end, text.len());
+            assert!(whole.numbers.starts_with(&part.numbers), "{share}");
+        }
+    }
+
+    #[test]
+    fn the_share_follows_the_slower_side() {
+        assert_eq!(next_share(32, 0), 30);
+        assert_eq!(next_share(MIN_SHARE, 0), MIN_SHARE);
+        assert_eq!(next_share(32, 1), 32);
+        assert_eq!(next_share(32, QUEUE - 1), 34);
+        assert_eq!(next_share(SHARES, QUEUE), SHARES);
     }
 
     #[test]
@@ -284,56 +275,6 @@ mod tests {
         assert_eq!(ahead("1,2,3 4,"), (vec![2], 2, 4));
         assert_eq!(ahead("1,2,-3,"), (vec![2], 2, 4));
         assert_eq!(ahead("1,2,3]"), (vec![2], 2, 4));
-        assert_eq!(ahead("\"a,b\",\"c\""), (vec![], 0, 0));
-    }
-
-    /// The byte loop alone, for comparison.
-    fn items_bytewise(bytes: &[u8]) -> Vec<u32> {
-        let text = std::str::from_utf8(bytes).unwrap();
-        let mut out = Vec::new();
-        for item in text.split_inclusive(',') {
-            let Some(body) = item.strip_suffix(',') else {
-                break;
-            };
-            let digits = body.trim_matches(|c| matches!(c, ' ' | '\n' | '\r' | '\t'));
-            if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit())
-            {
-                break;
-            }
-            match digits.parse::<u32>() {
-                Ok(v) => out.push(v),
-                Err(_) => break,
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn eight_bytes_at_a_time_read_what_the_byte_loop_reads() {
-        let alphabet = b"0123456789012345678901234567890123456789,,,,,,\n \t:a]\xc3";
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..20_000 {
-            let len = 1 + (seed % 40) as usize;
-            let mut bytes = vec![b','];
-            for _ in 0..len {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                bytes.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
-            }
-            let mut out = Vec::new();
-            let (parsed, end) = whole_items(&bytes, 1, &mut out);
-            let text = String::from_utf8_lossy(&bytes[1..]).into_owned();
-            if std::str::from_utf8(&bytes).is_ok() {
-                assert_eq!(out, items_bytewise(&bytes[1..]), "{text:?}");
-            }
-            assert_eq!(parsed, out.len());
-            assert!(end == 1 || bytes[end - 1] == b',', "{text:?}");
-        }
-        for v in [0u32, 7, 10, 99, 100, 1234567, 9999999, 10000000, u32::MAX] {
-            let text = format!(",{v},{v}\n,{v} ,");
-            let (numbers, _, _) = ahead(&text);
-            assert_eq!(numbers, vec![v, v, v], "{text:?}");
-        }
+        assert_eq!(ahead("\"a,b\",\"c\""), (vec![], 3, 3));
     }
 }

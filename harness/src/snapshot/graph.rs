@@ -208,6 +208,9 @@ pub struct HeapGraph {
     pub(crate) edge_type: Vec<u8>,
     pub(crate) edge_name: Vec<u32>,
     pub(crate) edge_to: Vec<NodeIndex>,
+    /// Edges the snapshot holds that were read and checked but not kept
+    /// ([`super::read_file_without_edges`]).
+    pub(crate) skipped_edges: usize,
     /// The string table.
     pub strings: StringTable,
     /// Closure source positions (`locations`).
@@ -248,9 +251,15 @@ impl HeapGraph {
         self.node_id.len()
     }
 
-    /// Number of edges.
+    /// Number of edges in the graph.
     pub fn edge_count(&self) -> usize {
         self.edge_to.len()
+    }
+
+    /// Number of edges in the snapshot: [`Self::edge_count`], plus those read without being
+    /// kept ([`super::read_file_without_edges`]).
+    pub fn snapshot_edge_count(&self) -> usize {
+        self.edge_to.len() + self.skipped_edges
     }
 
     /// The type name of node `n`.

@@ -3,11 +3,15 @@
 //! Snapshots are large (hundreds of megabytes) and are one JSON document. [`read_file`] streams
 //! it once, on two threads (one reads and inflates, one parses), into narrow columns, so it is
 //! several times faster than `JSON.parse` and needs less memory than the file's size. Bad input
-//! is an error with the byte offset and what was expected there, never a panic.
+//! is an error with the byte offset and what was expected there, never a panic. What needs
+//! only the nodes reads with [`read_file_without_edges`], which checks the edges as strictly
+//! and does not keep them.
 
 mod chunks;
+mod edges;
 mod graph;
 mod layout;
+mod numbers;
 mod reader;
 mod scan;
 mod trace;
@@ -15,6 +19,8 @@ mod trace;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+use edges::Edges;
 
 pub use graph::{
     type_label, Classes, HeapGraph, NodeIndex, SourceLocation, StringTable, TraceFunction,
@@ -103,6 +109,18 @@ impl SnapshotError {
 
 /// Reads the snapshot at `path`; gzip input (by its magic bytes) is inflated on the fly.
 pub fn read_file(path: &Path) -> Result<HeapGraph, SnapshotError> {
+    read_graph_file(path, Edges::Keep)
+}
+
+/// Reads the snapshot at `path` as [`read_file`] does, with every check, but keeps no edges:
+/// nodes, strings and classes are whole, [`HeapGraph::snapshot_edge_count`] is the snapshot's
+/// edge count, and the graph itself has none (every node's edge range is empty). For what
+/// needs only the nodes, such as the class table: less memory and faster.
+pub fn read_file_without_edges(path: &Path) -> Result<HeapGraph, SnapshotError> {
+    read_graph_file(path, Edges::Check)
+}
+
+fn read_graph_file(path: &Path, edges: Edges) -> Result<HeapGraph, SnapshotError> {
     let file = File::open(path).map_err(|source| SnapshotError::Open {
         path: path.to_path_buf(),
         source,
@@ -117,13 +135,18 @@ pub fn read_file(path: &Path) -> Result<HeapGraph, SnapshotError> {
     } else {
         Box::new(buffered)
     };
-    reader::read_graph(chunks::Prefetch::spawn(input))
+    reader::read_graph(chunks::Prefetch::spawn(input), edges)
 }
 
 /// Reads a snapshot held in memory (tests, fuzzing). `piece` is the size of the chunks the
 /// scanner sees, so that small values exercise chunk boundaries.
 pub fn read_bytes(bytes: &[u8], piece: usize) -> Result<HeapGraph, SnapshotError> {
-    reader::read_graph(chunks::SliceSource::new(bytes, piece))
+    reader::read_graph(chunks::SliceSource::new(bytes, piece), Edges::Keep)
+}
+
+/// [`read_bytes`] without keeping the edges, as [`read_file_without_edges`].
+pub fn read_bytes_without_edges(bytes: &[u8], piece: usize) -> Result<HeapGraph, SnapshotError> {
+    reader::read_graph(chunks::SliceSource::new(bytes, piece), Edges::Check)
 }
 
 #[cfg(test)]

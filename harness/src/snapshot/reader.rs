@@ -4,10 +4,12 @@
 //! field (as `detachedness` was added) or a node type (`wasm object`) is read as it declares
 //! itself. `strings` comes last in the file, so names stay integers until the end, and are
 //! checked against the string table once it is read.
+//! `edges` are read by [`super::edges`], kept or only checked.
 
 use super::chunks::ChunkSource;
+use super::edges::{check_edges, indexed_edge_types, read_edges, Edges, NameChecks};
 use super::graph::{HeapGraph, SourceLocation};
-use super::layout::{layout_from, EdgeField, Header, Layout, NodeField};
+use super::layout::{layout_from, Header, Layout, NodeField};
 use super::scan::Scanner;
 use super::trace::{check_trace_tree, read_trace_tree, trace_functions_from, TraceNodeLayout};
 use super::SnapshotError;
@@ -16,7 +18,10 @@ use super::SnapshotError;
 const HEADER_LIMIT: usize = 1 << 20;
 
 /// Reads a whole snapshot from `source`.
-pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, SnapshotError> {
+pub(crate) fn read_graph<S: ChunkSource>(
+    source: S,
+    edges: Edges,
+) -> Result<HeapGraph, SnapshotError> {
     let mut sc = Scanner::new(source);
     let mut graph = HeapGraph::default();
     let mut layout: Option<Layout> = None;
@@ -25,6 +30,8 @@ pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, Snapsho
     let mut seen_strings = false;
     let mut raw_locations: Vec<u32> = Vec::new();
     let mut raw_functions: Vec<u32> = Vec::new();
+    // The names of edges read and not kept, as far as checking them needs (see `NameChecks`).
+    let mut edge_names = NameChecks::default();
 
     match sc.peek_token()? {
         Some(b'{') => sc.bump(),
@@ -79,7 +86,7 @@ pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, Snapsho
             }
             b"nodes" => {
                 let l = need_layout(&layout, "nodes", key_offset)?;
-                read_nodes(&mut sc, l, &mut graph)?;
+                read_nodes(&mut sc, l, &mut graph, edges)?;
                 seen_nodes = true;
             }
             b"edges" => {
@@ -89,7 +96,10 @@ pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, Snapsho
                         message: format!("`edges` (at byte {key_offset}) comes before `nodes`"),
                     });
                 }
-                read_edges(&mut sc, l, &mut graph)?;
+                match edges {
+                    Edges::Keep => read_edges(&mut sc, l, &mut graph)?,
+                    Edges::Check => check_edges(&mut sc, l, &mut graph, &mut edge_names)?,
+                }
                 seen_edges = true;
             }
             b"strings" => {
@@ -154,6 +164,11 @@ pub(crate) fn read_graph<S: ChunkSource>(source: S) -> Result<HeapGraph, Snapsho
     graph.trace_functions = trace_functions_from(&raw_functions, &layout)?;
     check_trace_tree(&graph)?;
     check_names(&graph)?;
+    edge_names.check(graph.strings.len() as u32)?;
+    if edges == Edges::Check {
+        // Every node without edges; zeroed pages cost nothing until read.
+        graph.first_edge = vec![0; graph.node_count() + 1];
+    }
     Ok(graph)
 }
 
@@ -184,13 +199,13 @@ fn not_a_snapshot<S: ChunkSource>(sc: &Scanner<S>, found: Option<u8>) -> Snapsho
 }
 
 /// Regroups batches of numbers into whole records of `width` fields.
-struct Records {
+pub(super) struct Records {
     width: usize,
     carry: Vec<u32>,
 }
 
 impl Records {
-    fn new(width: usize) -> Self {
+    pub(super) fn new(width: usize) -> Self {
         Records {
             width,
             carry: Vec::with_capacity(width),
@@ -198,7 +213,7 @@ impl Records {
     }
 
     /// Calls `f` with runs of whole records (a multiple of `width` numbers).
-    fn feed<F>(&mut self, mut batch: &[u32], mut f: F) -> Result<(), SnapshotError>
+    pub(super) fn feed<F>(&mut self, mut batch: &[u32], mut f: F) -> Result<(), SnapshotError>
     where
         F: FnMut(&[u32]) -> Result<(), SnapshotError>,
     {
@@ -250,11 +265,15 @@ fn read_nodes<S: ChunkSource>(
     sc: &mut Scanner<S>,
     layout: &Layout,
     g: &mut HeapGraph,
+    edges: Edges,
 ) -> Result<(), SnapshotError> {
     let n = layout.node_count as usize;
     let width = layout.node_fields.len();
     let pos = node_positions(&layout.node_fields);
-    g.first_edge.push(0);
+    let keep_edges = edges == Edges::Keep;
+    if keep_edges {
+        g.first_edge.push(0);
+    }
     let type_count = g.node_type_names.len() as u32;
     let edge_total = u64::from(layout.edge_count);
     let mut edges_so_far: u64 = 0;
@@ -269,7 +288,9 @@ fn read_nodes<S: ChunkSource>(
             reserve_toward(&mut g.node_name, more, n);
             reserve_toward(&mut g.node_id, more, n);
             reserve_toward(&mut g.node_self_size, more, n);
-            reserve_toward(&mut g.first_edge, more, n + 1);
+            if keep_edges {
+                reserve_toward(&mut g.first_edge, more, n + 1);
+            }
             if pos.detachedness.is_some() {
                 reserve_toward(&mut g.node_detachedness, more, n);
             }
@@ -286,8 +307,10 @@ fn read_nodes<S: ChunkSource>(
                 g.node_id.push(rec[pos.id]);
                 g.node_self_size.push(rec[pos.self_size]);
                 edges_so_far += u64::from(rec[pos.edge_count]);
-                g.first_edge
-                    .push(edges_so_far.min(u64::from(u32::MAX)) as u32);
+                if keep_edges {
+                    g.first_edge
+                        .push(edges_so_far.min(u64::from(u32::MAX)) as u32);
+                }
                 if let Some(p) = pos.detachedness {
                     g.node_detachedness.push(rec[p].min(255) as u8);
                 }
@@ -342,7 +365,7 @@ const MIN_RESERVE: usize = 1 << 12;
 /// counts are not trusted up front (a few bytes may claim billions of nodes), so room grows
 /// with what has actually been read: doubling, but never past `declared`, so a column whose
 /// count was right ends with no spare capacity.
-fn reserve_toward<T>(column: &mut Vec<T>, more: usize, declared: usize) {
+pub(super) fn reserve_toward<T>(column: &mut Vec<T>, more: usize, declared: usize) {
     if column.capacity() - column.len() >= more {
         return;
     }
@@ -355,85 +378,17 @@ fn reserve_toward<T>(column: &mut Vec<T>, more: usize, declared: usize) {
 }
 
 #[cold]
-fn too_many(section: &str, header_field: &str, declared: u32) -> SnapshotError {
+pub(super) fn too_many(section: &str, header_field: &str, declared: u32) -> SnapshotError {
     SnapshotError::Inconsistent {
         message: format!("`{section}` holds more than {header_field} ({declared}) records"),
     }
 }
 
 #[cold]
-fn bad_type(what: &str, index: usize, t: u32, type_count: u32) -> SnapshotError {
+pub(super) fn bad_type(what: &str, index: usize, t: u32, type_count: u32) -> SnapshotError {
     SnapshotError::Inconsistent {
         message: format!("{what} {index} has type {t}, but the header lists {type_count} types"),
     }
-}
-
-#[cold]
-fn bad_target(edge: usize, offset: u32) -> SnapshotError {
-    SnapshotError::Inconsistent {
-        message: format!("edge {edge} points at nodes offset {offset}, which is not a node"),
-    }
-}
-
-/// Reads `edges` into the edge columns, turning `to_node` offsets into node indexes.
-fn read_edges<S: ChunkSource>(
-    sc: &mut Scanner<S>,
-    layout: &Layout,
-    g: &mut HeapGraph,
-) -> Result<(), SnapshotError> {
-    let m = layout.edge_count as usize;
-    let width = layout.edge_fields.len();
-    let at = |f: EdgeField| layout.edge_fields.iter().position(|x| *x == f).unwrap_or(0);
-    let (type_pos, name_pos, to_pos) = (
-        at(EdgeField::Type),
-        at(EdgeField::NameOrIndex),
-        at(EdgeField::ToNode),
-    );
-    let node_width = layout.node_fields.len() as u32;
-    let node_count = layout.node_count;
-    let type_count = g.edge_type_names.len() as u32;
-    let mut records = Records::new(width);
-    let count = sc.read_u32_array("`edges`", |batch| {
-        records.feed(batch, |run| {
-            let more = run.len() / width;
-            if g.edge_to.len() + more > m {
-                return Err(too_many("edges", "edge_count", layout.edge_count));
-            }
-            reserve_toward(&mut g.edge_type, more, m);
-            reserve_toward(&mut g.edge_name, more, m);
-            reserve_toward(&mut g.edge_to, more, m);
-            for rec in run.chunks_exact(width) {
-                let t = rec[type_pos];
-                if t >= type_count {
-                    return Err(bad_type("edge", g.edge_to.len(), t, type_count));
-                }
-                let v = rec[to_pos];
-                // Division by a constant is far cheaper than by a variable: V8 writes 7 or 6.
-                let (ordinal, rest) = match node_width {
-                    7 => (v / 7, v % 7),
-                    6 => (v / 6, v % 6),
-                    w => (v / w, v % w),
-                };
-                if rest != 0 || ordinal >= node_count {
-                    return Err(bad_target(g.edge_to.len(), v));
-                }
-                g.edge_type.push(t as u8);
-                g.edge_name.push(rec[name_pos]);
-                g.edge_to.push(ordinal);
-            }
-            Ok(())
-        })
-    })?;
-    let expected = layout.edge_count as u64 * width as u64;
-    if count != expected {
-        return Err(SnapshotError::Inconsistent {
-            message: format!(
-                "`edges` holds {count} numbers, but edge_count {} × {width} fields is {expected}",
-                layout.edge_count
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// Reads `strings` into the string table.
@@ -511,18 +466,10 @@ fn check_names(g: &HeapGraph) -> Result<(), SnapshotError> {
             message: format!("node {n} is named by string {name}, but there are {strings} strings"),
         });
     }
-    let by_index: Vec<bool> = g
-        .edge_type_names
-        .iter()
-        .map(|t| t == "element" || t == "hidden")
-        .collect();
+    let by_index = indexed_edge_types(g);
     for (e, (&t, &name)) in g.edge_type.iter().zip(&g.edge_name).enumerate() {
         if !by_index.get(t as usize).copied().unwrap_or(false) && name >= strings {
-            return Err(SnapshotError::Inconsistent {
-                message: format!(
-                    "edge {e} is named by string {name}, but there are {strings} strings"
-                ),
-            });
+            return Err(super::edges::bad_edge_name(e, name, strings));
         }
     }
     Ok(())

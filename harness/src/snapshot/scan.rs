@@ -4,11 +4,13 @@
 //! one array of strings. A generic JSON parser would build a tree many times the file's size;
 //! this scanner instead walks the bytes once, hands each integer to a caller-supplied sink, and
 //! copies strings straight into an arena. The file is read in chunks (on a second thread for
-//! files, see [`super::chunks::Prefetch`]), so memory holds a few megabytes of input at a time, never the file.
-//! Each chunk comes with the numbers the reading thread could parse ahead in it
-//! ([`super::chunks`]), which the number loop takes whole when it reaches them.
+//! files, see [`super::chunks::Prefetch`]), so memory holds a few megabytes of input at a time,
+//! never the file. Each chunk comes with the numbers the reading thread parsed ahead in part of
+//! it ([`super::chunks`]), which the number loop takes whole when it reaches them, and parses
+//! the rest of that run itself with the same fast code.
 
 use super::chunks::{Chunk, ChunkSource};
+use super::numbers::whole_items;
 use super::SnapshotError;
 
 /// The scanner: a current chunk, a position in it, and the file offset of the chunk's start.
@@ -18,6 +20,8 @@ pub(crate) struct Scanner<S: ChunkSource> {
     pos: usize,
     base: u64,
     at_end: bool,
+    /// The numbers of a run that the scanner parses itself (see [`super::chunks`]).
+    own: Vec<u32>,
 }
 
 /// What [`Scanner::peek`] can see.
@@ -32,6 +36,7 @@ impl<S: ChunkSource> Scanner<S> {
             pos: 0,
             base: 0,
             at_end: false,
+            own: Vec::new(),
         }
     }
 
@@ -240,16 +245,24 @@ impl<S: ChunkSource> Scanner<S> {
                 }
             }
             if parsed_ahead {
-                // The numbers up to `run_end` are exactly what this loop would have emitted, and
-                // it resumes there in the same state: right after a `,`.
-                let offset = self.base + self.chunk.run_end as u64;
+                // The numbers up to `run_end` are exactly what this loop would have emitted; the
+                // rest of the run is parsed here, with the same code. The loop resumes after it
+                // in the same state: right after a `,`. Errors of the sink are placed at the
+                // run's end, wherever the reading thread's part ended.
+                self.own.clear();
+                let (_, end) = whole_items(&self.chunk.bytes, self.chunk.run_end, &mut self.own);
+                let offset = self.base + end as u64;
                 if !batch.is_empty() {
                     sink(&batch).map_err(|e| e.at(offset))?;
                     batch.clear();
                 }
-                count += self.chunk.numbers.len() as u64;
-                sink(&self.chunk.numbers).map_err(|e| e.at(offset))?;
-                self.pos = self.chunk.run_end;
+                for part in [&self.chunk.numbers, &self.own] {
+                    if !part.is_empty() {
+                        count += part.len() as u64;
+                        sink(part).map_err(|e| e.at(offset))?;
+                    }
+                }
+                self.pos = end;
                 continue;
             }
             self.pos = self.chunk.bytes.len();

@@ -2,7 +2,7 @@
 //! lone surrogates, white space) and the errors bad input must give. Semantics are tested on
 //! real Node snapshots in `harness/tests/snapshot_reader.rs`.
 
-use super::{read_bytes, SnapshotError};
+use super::{read_bytes, read_bytes_without_edges, SnapshotError};
 
 /// A minimal well-formed snapshot: a root with one edge to a named object.
 fn tiny(strings: &str) -> String {
@@ -31,6 +31,11 @@ fn reads_a_tiny_snapshot_at_every_chunk_size() {
         assert_eq!(g.node_type_name(1), "object");
         assert_eq!(g.locations.len(), 1);
         assert_eq!(g.locations[0].line, 2);
+        let nodes = read_bytes_without_edges(text.as_bytes(), piece).expect("valid");
+        assert_eq!(nodes.edge_count(), 0);
+        assert_eq!(nodes.snapshot_edge_count(), 1);
+        assert_eq!(nodes.edges(0), 0..0);
+        assert_eq!(nodes.node_name(1), "Keeper");
     }
 }
 
@@ -49,10 +54,16 @@ fn decodes_escapes_and_surrogates() {
     assert_eq!(g.node_name(1), "\u{FFFD}\u{1F600}");
 }
 
+/// The error `text` gives, which reading without the edges must give too.
 fn error_of(text: &str) -> SnapshotError {
+    let without_edges = read_bytes_without_edges(text.as_bytes(), 5).map(|_| ());
     match read_bytes(text.as_bytes(), 5) {
         Ok(_) => panic!("accepted bad input: {text:.80}"),
-        Err(e) => e,
+        Err(e) => {
+            let other = without_edges.err().map(|e| e.to_string());
+            assert_eq!(other, Some(e.to_string()), "without edges: {text:.80}");
+            e
+        }
     }
 }
 
