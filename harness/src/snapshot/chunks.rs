@@ -204,8 +204,11 @@ impl Chunk {
         };
         let start = first + 1;
         // Items end at a `,` inside the limit, so the part is a prefix of the whole run.
-        let limit = (self.bytes.len() / SHARES * share.min(SHARES)).max(start);
-        let limit = if share >= SHARES { self.bytes.len() } else { limit };
+        let limit = if share >= SHARES {
+            self.bytes.len()
+        } else {
+            (self.bytes.len() / SHARES * share).max(start)
+        };
         let (_, end) = whole_items(&self.bytes[..limit], start, &mut self.numbers);
         self.run_start = start;
         self.run_end = end;

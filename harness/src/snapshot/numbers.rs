@@ -107,7 +107,7 @@ fn comma_mask_portable(window: &[u8; 64]) -> u64 {
         // High bit of each byte that is zero in `x`, without carries between bytes.
         let zero = !((((x & !HIGH) + !HIGH) | x) | !HIGH);
         // Gathers the eight high bits into the top byte, byte k's bit at 56 + k.
-        let bits = ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u64;
+        let bits = (zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
         mask |= bits << (8 * k);
     }
     mask
@@ -285,7 +285,19 @@ mod tests {
 
     #[test]
     fn every_value_length_is_read_in_every_place() {
-        for v in [0u32, 7, 10, 99, 100, 1234567, 9999999, 10000000, 99999999, 100000000, u32::MAX] {
+        for v in [
+            0u32,
+            7,
+            10,
+            99,
+            100,
+            1234567,
+            9999999,
+            10000000,
+            99999999,
+            100000000,
+            u32::MAX,
+        ] {
             let item = format!("{v},");
             let mut text = String::from(",");
             while text.len() < 200 {
