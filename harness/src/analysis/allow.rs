@@ -41,11 +41,30 @@ pub struct AllowEntry {
     pub max_per_1k_requests: Option<f64>,
     /// Budget: bytes per request, summed over the classes matched.
     pub max_bytes_per_request: Option<f64>,
+    /// Only this thread: `main`, or a worker's script (relative to the app's folder, `./`
+    /// optional, or any tail of it); `None`: every thread, each judged with its own budget.
+    pub thread: Option<String>,
     /// The entry's line in the spec file.
     pub line: u32,
 }
 
+/// The `thread:` of an allow entry that names the main thread.
+pub const MAIN_THREAD: &str = "main";
+
 impl AllowEntry {
+    /// Whether this entry applies to the thread running `script` (`None`: the main thread).
+    pub fn applies_to(&self, script: Option<&str>) -> bool {
+        match (self.thread.as_deref(), script) {
+            (None, _) => true,
+            (Some(t), None) => t == MAIN_THREAD,
+            (Some(MAIN_THREAD), Some(_)) => false,
+            (Some(t), Some(s)) => {
+                let (t, s) = (strip_dot(t), strip_dot(s));
+                s == t || s.ends_with(&format!("/{t}"))
+            }
+        }
+    }
+
     /// Whether this entry names the suspect with fingerprint `fp`.
     pub fn matches(&self, fp: &Fingerprint) -> bool {
         fp.holder.as_deref() == Some(self.holder.as_str())
@@ -74,8 +93,15 @@ impl AllowEntry {
         if let Some(max) = self.max_bytes_per_request {
             out.push_str(&format!("  max_bytes_per_request: {max}\n"));
         }
+        if let Some(thread) = &self.thread {
+            out.push_str(&format!("  thread: {}\n", yaml_scalar(thread)));
+        }
         out
     }
+}
+
+fn strip_dot(path: &str) -> &str {
+    path.strip_prefix("./").unwrap_or(path)
 }
 
 /// Whether an entry's `site` (`file` or `file:line`, the file relative to the app's folder or
@@ -166,14 +192,30 @@ impl AllowJudgement {
     }
 }
 
-/// Judges `analysis` again with `thresholds.allow`. `fingerprints[i]` belongs to suspect `i`.
-/// `None` when the spec allows nothing (the analysis stands as it is).
+/// Judges the main thread's `analysis` again with `thresholds.allow`. `fingerprints[i]`
+/// belongs to suspect `i`. `None` when the spec allows nothing there (the analysis stands as
+/// it is).
 pub fn judge_allowed(
     analysis: &Analysis,
     fingerprints: &[Fingerprint],
     thresholds: &Thresholds,
 ) -> Option<AllowJudgement> {
-    let entries = &thresholds.allow;
+    judge_allowed_in(analysis, fingerprints, thresholds, None)
+}
+
+/// As [`judge_allowed`], for the thread running `script` (`None`: the main thread): only the
+/// entries that apply to it count (see [`AllowEntry::applies_to`]).
+pub fn judge_allowed_in(
+    analysis: &Analysis,
+    fingerprints: &[Fingerprint],
+    thresholds: &Thresholds,
+    script: Option<&str>,
+) -> Option<AllowJudgement> {
+    let entries: Vec<&AllowEntry> = thresholds
+        .allow
+        .iter()
+        .filter(|e| e.applies_to(script))
+        .collect();
     if entries.is_empty() {
         return None;
     }
@@ -251,6 +293,17 @@ pub fn judge_allowed(
             new.len(),
             s.class,
             s.per_1k_requests
+        ));
+    }
+    // Collections that grow without new objects are no suspect class: no entry allows them.
+    if let Some(top) = analysis.collections.first() {
+        reasons.push(format!(
+            "{} collection(s) grow in proportion to the requests, largest `{}` ({}) by {:.1} \
+             bytes per request",
+            analysis.collections.len(),
+            top.edge,
+            top.class,
+            top.bytes_per_request
         ));
     }
     for leak in leaks.iter().filter(|l| !l.within_budget) {
@@ -347,8 +400,17 @@ fn budget_words(l: &AllowedLeak) -> String {
 /// spec), with budgets of twice what was measured, rounded up to two significant digits.
 /// Suspects no variable holds cannot be allowed by fingerprint; they are left out.
 pub fn suggest_allow(analysis: &Analysis, fingerprints: &[Fingerprint]) -> Vec<AllowEntry> {
+    suggest_for(analysis.suspects.iter().zip(fingerprints), None)
+}
+
+/// As [`suggest_allow`], for the suspects of one thread with their fingerprints; a worker's
+/// entries name its script under `thread`.
+pub fn suggest_for<'a>(
+    suspects: impl Iterator<Item = (&'a super::Suspect, &'a Fingerprint)>,
+    thread: Option<&str>,
+) -> Vec<AllowEntry> {
     let mut out: Vec<AllowEntry> = Vec::new();
-    for (s, fp) in analysis.suspects.iter().zip(fingerprints) {
+    for (s, fp) in suspects {
         let Some(holder) = &fp.holder else { continue };
         match out.iter_mut().find(|e| &e.holder == holder) {
             Some(e) => {
@@ -361,6 +423,7 @@ pub fn suggest_allow(analysis: &Analysis, fingerprints: &[Fingerprint]) -> Vec<A
                 site: None,
                 max_per_1k_requests: Some(s.per_1k_requests),
                 max_bytes_per_request: Some(s.bytes_per_request),
+                thread: thread.map(str::to_string),
                 line: 0,
             }),
         }
@@ -420,6 +483,7 @@ mod tests {
             site: None,
             max_per_1k_requests: max_per_1k,
             max_bytes_per_request: None,
+            thread: None,
             line: 7,
         }
     }
@@ -565,5 +629,26 @@ mod tests {
         );
         assert_eq!(round_up(123.4), 130.0);
         assert_eq!(yaml_scalar("(string)"), "\"(string)\"");
+    }
+
+    #[test]
+    fn an_entry_applies_to_every_thread_or_the_one_it_names() {
+        let with = |thread: Option<&str>| AllowEntry {
+            thread: thread.map(Into::into),
+            ..entry("received", None, None)
+        };
+        let worker = Some("./lib/worker.js");
+        assert!(with(None).applies_to(None) && with(None).applies_to(worker));
+        assert!(with(Some("main")).applies_to(None));
+        assert!(!with(Some("main")).applies_to(worker));
+        for name in ["./lib/worker.js", "lib/worker.js", "worker.js"] {
+            assert!(with(Some(name)).applies_to(worker), "{name}");
+            assert!(!with(Some(name)).applies_to(None), "{name}");
+        }
+        assert!(!with(Some("other.js")).applies_to(worker));
+        assert!(!with(Some("orker.js")).applies_to(worker));
+        assert!(with(Some("./w.js"))
+            .yaml()
+            .contains("  thread: \"./w.js\"\n"));
     }
 }

@@ -275,6 +275,40 @@ pub fn judge_workers(
     Ok(out)
 }
 
+impl JudgedWorker {
+    /// The last step of judging a worker, as for the main thread: the `assert.allow` entries
+    /// that apply to it (see [`super::allow::AllowEntry::applies_to`]) judged against its
+    /// suspects' fingerprints, each suspect marked, the verdict and reasons replaced.
+    pub fn judge_allowed(&mut self, thresholds: &Thresholds) {
+        let Some(analysis) = self.analysis.as_mut() else {
+            return;
+        };
+        let result = &mut self.result;
+        let prints: Vec<Fingerprint> = result
+            .suspects
+            .iter()
+            .map(|s| {
+                s.fingerprint.clone().unwrap_or_else(|| Fingerprint {
+                    holder: None,
+                    class: s.class.clone(),
+                    site: None,
+                })
+            })
+            .collect();
+        let script = result.script.as_deref();
+        let Some(j) = super::allow::judge_allowed_in(analysis, &prints, thresholds, script) else {
+            return;
+        };
+        j.apply_to(analysis);
+        result.verdict = Some(analysis.verdict);
+        result.reasons = analysis.reasons.clone();
+        for (s, allow) in result.suspects.iter_mut().zip(&j.suspects) {
+            s.allow = *allow;
+        }
+        result.allowed = j.leaks;
+    }
+}
+
 /// Makes the run's verdict a leak when a worker leaks, with a reason naming the thread
 /// (`worker 1 (./worker.js): ...`). The main thread's suspects stay the analysis's own.
 pub fn fold_into(analysis: &mut Analysis, workers: &[IsolateResult]) {

@@ -84,6 +84,48 @@ pub struct SpecReport {
     /// report gives one.
     #[serde(default, deserialize_with = "number_or_none")]
     pub detection_floor: Option<f64>,
+    /// A verdict per thread, the main thread first (older reports have none).
+    #[serde(default)]
+    pub isolates: Vec<IsolateReport>,
+}
+
+/// A thread's fields the comparison reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IsolateReport {
+    /// `main` or `worker`.
+    #[serde(default)]
+    pub kind: String,
+    /// How reports name it: `worker 1 (./worker.js)`.
+    #[serde(default)]
+    pub label: String,
+    /// A worker's script relative to the app's folder.
+    #[serde(default)]
+    pub script: Option<String>,
+    /// `leak`, `clean`, or none when not judged.
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// Its suspect classes.
+    #[serde(default)]
+    pub suspects: Vec<SuspectReport>,
+}
+
+impl IsolateReport {
+    /// What names a worker from one run to the next: its script (from the label, `worker N
+    /// (SCRIPT)`, in reports that give no `script`), never its thread id. `None` for the main
+    /// thread.
+    pub fn thread(&self) -> Option<String> {
+        if self.kind != "worker" {
+            return None;
+        }
+        if let Some(script) = &self.script {
+            return Some(script.clone());
+        }
+        let inner = self
+            .label
+            .split_once(" (")
+            .and_then(|(_, rest)| rest.strip_suffix(')'));
+        Some(inner.unwrap_or(&self.label).to_string())
+    }
 }
 
 /// A suspect's fields the comparison reads.

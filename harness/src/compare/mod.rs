@@ -13,6 +13,12 @@
 //! - **fixed**: in BASE only;
 //! - **unchanged**: in both, within the tolerance (or smaller: **shrunk**).
 //!
+//! A leak that lives in a worker thread is one more leak of its spec, matched by its
+//! fingerprint and the worker's script (relative to the app's folder: the thread id depends
+//! on the order workers start in); the suspects of every worker running one script are one
+//! leak, their rates summed, as the requests may be shared among them differently from run
+//! to run. Workers without a verdict (not snapshotted at every checkpoint) are left out.
+//!
 //! Leaks that retain no objects (a growing backing store, off-heap Buffers) show as the JS
 //! heap's or array buffers' growth over their limit when no class explains it, in bytes per
 //! request.
@@ -82,6 +88,8 @@ pub struct Leak {
     /// The holder's name, `class NAME` when no variable holds it, `(js heap)` or
     /// `(array buffers)` for growth no class explains.
     pub leak: String,
+    /// The worker's script when the leak lives in a worker thread; `None`: the main thread.
+    pub thread: Option<String>,
     /// The suspect classes.
     pub classes: Vec<String>,
     /// Surviving objects per 1000 requests (bytes per request for the byte growths).
@@ -101,6 +109,8 @@ pub struct Leak {
 pub struct LeakComparison {
     /// The leak's name (see [`Leak::leak`]).
     pub leak: String,
+    /// The worker's script when it lives in a worker thread; `null`: the main thread.
+    pub thread: Option<String>,
     /// What became of it.
     pub change: Change,
     /// Its classes in HEAD (in BASE when fixed).
@@ -164,7 +174,15 @@ impl Comparison {
     }
 }
 
-/// The leaks of one spec's report.
+impl Leak {
+    /// Whether `other` is the same leak in another run: the same holder (or class) in the
+    /// same thread.
+    pub fn same_leak(&self, other: &Leak) -> bool {
+        self.leak == other.leak && self.thread == other.thread
+    }
+}
+
+/// The leaks of one spec's report: the main thread's suspects, then each judged worker's.
 pub fn leaks_of(report: &SpecReport) -> Vec<Leak> {
     let requests: Vec<f64> = report
         .checkpoints
@@ -172,7 +190,16 @@ pub fn leaks_of(report: &SpecReport) -> Vec<Leak> {
         .map(|w| (w[1].requests.saturating_sub(w[0].requests)).max(1) as f64)
         .collect();
     let mut out: Vec<(Leak, Vec<f64>, u64)> = Vec::new();
-    for s in &report.suspects {
+    let workers = report
+        .isolates
+        .iter()
+        .filter(|i| i.kind == "worker" && i.verdict.is_some())
+        .flat_map(|i| {
+            let thread = i.thread();
+            i.suspects.iter().map(move |s| (thread.clone(), s))
+        });
+    let threads = report.suspects.iter().map(|s| (None, s)).chain(workers);
+    for (thread, s) in threads {
         let key = s
             .fingerprint
             .as_ref()
@@ -184,9 +211,14 @@ pub fn leaks_of(report: &SpecReport) -> Vec<Leak> {
             .collect();
         let survivors: u64 = s.survivors_by_interval.iter().take(verified).sum();
         let allowed = s.allow.as_deref() == Some("allowed");
-        match out.iter_mut().find(|(l, _, _)| l.leak == key) {
+        match out
+            .iter_mut()
+            .find(|(l, _, _)| l.leak == key && l.thread == thread)
+        {
             Some((l, rates, n)) => {
-                l.classes.push(s.class.clone());
+                if !l.classes.contains(&s.class) {
+                    l.classes.push(s.class.clone());
+                }
                 l.rate += s.per_1k_requests;
                 l.bytes_per_request += s.bytes_per_request;
                 l.allowed &= allowed;
@@ -198,6 +230,7 @@ pub fn leaks_of(report: &SpecReport) -> Vec<Leak> {
             None => out.push((
                 Leak {
                     leak: key,
+                    thread,
                     classes: vec![s.class.clone()],
                     rate: s.per_1k_requests,
                     unit: "objects per 1000 requests",
@@ -246,6 +279,7 @@ pub fn leaks_of(report: &SpecReport) -> Vec<Leak> {
                 let rate = per_request.unwrap_or(0.0);
                 leaks.push(Leak {
                     leak: name.to_string(),
+                    thread: None,
                     classes: Vec::new(),
                     rate,
                     unit: "bytes per request",
@@ -307,7 +341,7 @@ pub fn compare_spec(base: Option<&SpecReport>, head: Option<&SpecReport>) -> Spe
         .and_then(|r| r.detection_floor)
         .unwrap_or(crate::spec::DEFAULT_MAX_SURVIVORS_PER_1K_REQUESTS);
     for h in &head_leaks {
-        let b = base_leaks.iter().find(|b| b.leak == h.leak);
+        let b = base_leaks.iter().find(|b| b.same_leak(h));
         let (change, ratio, tol) = match b {
             None => {
                 let floor = if h.unit == "bytes per request" {
@@ -346,6 +380,7 @@ pub fn compare_spec(base: Option<&SpecReport>, head: Option<&SpecReport>) -> Spe
         };
         out.leaks.push(LeakComparison {
             leak: h.leak.clone(),
+            thread: h.thread.clone(),
             change,
             classes: h.classes.clone(),
             base: b.map(|b| round2(b.rate)),
@@ -358,10 +393,11 @@ pub fn compare_spec(base: Option<&SpecReport>, head: Option<&SpecReport>) -> Spe
     }
     for b in base_leaks
         .iter()
-        .filter(|b| !head_leaks.iter().any(|h| h.leak == b.leak))
+        .filter(|b| !head_leaks.iter().any(|h| h.same_leak(b)))
     {
         out.leaks.push(LeakComparison {
             leak: b.leak.clone(),
+            thread: b.thread.clone(),
             change: Change::Fixed,
             classes: b.classes.clone(),
             base: Some(round2(b.rate)),

@@ -32,6 +32,9 @@ fn what(l: &LeakComparison) -> String {
     if !l.classes.is_empty() && !l.leak.starts_with("class ") {
         let _ = write!(out, " ({})", l.classes.join(", "));
     }
+    if let Some(script) = &l.thread {
+        let _ = write!(out, " in worker {script}");
+    }
     if l.allowed {
         out.push_str(", allowed");
     }

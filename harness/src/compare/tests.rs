@@ -1,6 +1,6 @@
 use super::*;
 use crate::analysis::Fingerprint;
-use input::{CheckpointReport, SuspectReport};
+use input::{CheckpointReport, IsolateReport, SuspectReport};
 
 fn suspect(holder: &str, class: &str, survivors: [u64; 3]) -> SuspectReport {
     SuspectReport {
@@ -37,7 +37,75 @@ fn report(name: &str, suspects: Vec<SuspectReport>) -> SpecReport {
         heap_growth_exceeds: Some(false),
         array_buffer_growth_exceeds: Some(false),
         detection_floor: None,
+        isolates: Vec::new(),
     }
+}
+
+fn worker(label: &str, script: Option<&str>, suspects: Vec<SuspectReport>) -> IsolateReport {
+    IsolateReport {
+        kind: "worker".into(),
+        label: label.into(),
+        script: script.map(Into::into),
+        verdict: Some(if suspects.is_empty() { "clean" } else { "leak" }.into()),
+        suspects,
+    }
+}
+
+#[test]
+fn a_worker_leak_is_matched_by_script_not_thread_id() {
+    // The same holder name in the main thread and in a worker: two leaks.
+    let mut base = report("w", vec![suspect("received", "Object", [100, 100, 100])]);
+    base.isolates = vec![worker(
+        "worker 1 (./worker.js)",
+        Some("./worker.js"),
+        vec![suspect("received", "Object", [100, 100, 100])],
+    )];
+    let mut head = report("w", vec![suspect("received", "Object", [100, 100, 100])]);
+    // Another thread id, and two workers of one script share the leak (summed); an older
+    // report without `script` is named from its label; a worker not judged is left out.
+    let mut not_judged = worker("worker 4 (./other.js)", None, vec![]);
+    not_judged.verdict = None;
+    not_judged.suspects = vec![suspect("kept", "Object", [900, 900, 900])];
+    head.isolates = vec![
+        worker(
+            "worker 2 (./worker.js)",
+            None,
+            vec![suspect("received", "Object", [500, 500, 500])],
+        ),
+        worker(
+            "worker 3 (./worker.js)",
+            Some("./worker.js"),
+            vec![suspect("received", "Object", [500, 500, 500])],
+        ),
+        not_judged,
+    ];
+    let leaks = leaks_of(&head);
+    assert_eq!(leaks.len(), 2, "{leaks:?}");
+    assert_eq!(leaks[1].thread.as_deref(), Some("./worker.js"));
+    assert_eq!(leaks[1].rate, 1000.0);
+    let c = compare(&[base.clone()], &[head.clone()]);
+    let leaks = &c.specs[0].leaks;
+    let grown = leaks.iter().find(|l| l.change == Change::Grown).unwrap();
+    assert_eq!(grown.thread.as_deref(), Some("./worker.js"));
+    assert_eq!(grown.leak, "received");
+    let main = leaks.iter().find(|l| l.thread.is_none()).unwrap();
+    assert_eq!(main.change, Change::Unchanged);
+    assert!(render::render_text(&c).contains("held by `received` (Object) in worker ./worker.js"));
+    // Gone from the worker: fixed there, the main thread's unchanged.
+    let c = compare(
+        &[head],
+        &[report(
+            "w",
+            vec![suspect("received", "Object", [100, 100, 100])],
+        )],
+    );
+    let fixed = c.specs[0]
+        .leaks
+        .iter()
+        .find(|l| l.change == Change::Fixed)
+        .unwrap();
+    assert_eq!(fixed.thread.as_deref(), Some("./worker.js"));
+    assert_eq!((c.fixed, c.new, c.grown), (1, 0, 0));
 }
 
 #[test]

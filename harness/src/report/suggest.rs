@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::allow::suggest_allow;
+use crate::analysis::allow::{suggest_allow, suggest_for};
+use crate::analysis::isolates::IsolateKind;
 use crate::runner::SpecRun;
 
 /// The entries to paste for `run`, as YAML under a comment naming the spec; empty when the run
@@ -13,15 +14,30 @@ pub fn render_suggestions(run: &SpecRun) -> String {
         return String::new();
     };
     let mut out = String::new();
-    let entries = suggest_allow(&m.analysis, &m.fingerprints);
-    let unheld: Vec<&str> = m
+    let mut entries = suggest_allow(&m.analysis, &m.fingerprints);
+    let mut unheld: Vec<String> = m
         .analysis
         .suspects
         .iter()
         .zip(&m.fingerprints)
         .filter(|(_, fp)| fp.holder.is_none())
-        .map(|(s, _)| s.class.as_str())
+        .map(|(s, _)| s.class.clone())
         .collect();
+    // A worker's leaks, named by the worker's script under `thread`.
+    for i in m.isolates.iter().filter(|i| i.kind == IsolateKind::Worker) {
+        let open: Vec<_> = i
+            .suspects
+            .iter()
+            .filter(|s| s.allow != Some(crate::analysis::Allowance::Allowed))
+            .filter_map(|s| s.fingerprint.as_ref().map(|fp| (&s.suspect, fp)))
+            .collect();
+        entries.extend(suggest_for(open.iter().copied(), i.script.as_deref()));
+        unheld.extend(
+            open.iter()
+                .filter(|(_, fp)| fp.holder.is_none())
+                .map(|(s, _)| format!("{} in {}", s.class, i.label)),
+        );
+    }
     if entries.is_empty() && unheld.is_empty() {
         return out;
     }

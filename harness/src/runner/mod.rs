@@ -240,7 +240,13 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
         &fingerprints,
         allow.as_ref(),
     )];
-    let workers: Vec<_> = workers.into_iter().map(|w| w.result).collect();
+    let workers: Vec<_> = workers
+        .into_iter()
+        .map(|mut w| {
+            w.judge_allowed(&spec.assert);
+            w.result
+        })
+        .collect();
     crate::analysis::isolates::fold_into(&mut analysis, &workers);
     isolates.extend(workers);
 

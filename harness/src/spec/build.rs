@@ -72,6 +72,7 @@ struct RawAllow {
     site: Option<String>,
     max_per_1k_requests: Option<Spanned<f64>>,
     max_bytes_per_request: Option<Spanned<f64>>,
+    thread: Option<Spanned<String>>,
 }
 
 /// An `app.env` value: a string. Numbers and booleans are refused rather than turned into
@@ -502,6 +503,12 @@ impl Cx<'_> {
                                    --suggest-allow` prints it)";
                     return self.fail(e.holder.referenced, message);
                 }
+                if let Some(t) = e.thread.as_ref().filter(|t| t.value.trim().is_empty()) {
+                    let message = "`assert.allow[].thread` must be `main` or a worker's script \
+                                   relative to the app's folder (`./worker.js`), as reports \
+                                   name it";
+                    return self.fail(t.referenced, message);
+                }
                 Ok(crate::analysis::AllowEntry {
                     holder: e.holder.value,
                     class: e.class,
@@ -511,6 +518,7 @@ impl Cx<'_> {
                         e.max_bytes_per_request,
                         "max_bytes_per_request",
                     )?,
+                    thread: e.thread.map(|t| t.value),
                     line: Self::position(entry.referenced).0,
                 })
             })

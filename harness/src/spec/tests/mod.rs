@@ -418,7 +418,7 @@ fn allow_entries_are_read_and_checked() {
     let fx = Fixture::new();
     let spec = fx
         .parse(&minimal_with(
-            "assert:\n  allow:\n    - holder: cache\n      class: Object\n      max_per_1k_requests: 1200\n    - {holder: log, site: server.js:20, max_bytes_per_request: 40}\n",
+            "assert:\n  allow:\n    - holder: cache\n      class: Object\n      max_per_1k_requests: 1200\n    - {holder: log, site: server.js:20, max_bytes_per_request: 40, thread: ./worker.js}\n",
         ))
         .unwrap();
     let allow = &spec.assert.allow;
@@ -429,6 +429,8 @@ fn allow_entries_are_read_and_checked() {
     assert_eq!(allow[0].max_bytes_per_request, None);
     assert_eq!(allow[1].site.as_deref(), Some("server.js:20"));
     assert_eq!(allow[1].max_bytes_per_request, Some(40.0));
+    assert_eq!(allow[0].thread, None);
+    assert_eq!(allow[1].thread.as_deref(), Some("./worker.js"));
 
     let unknown = fx.error(&minimal_with(
         "assert:\n  allow:\n    - {holder: cache, max_per_1k: 5}\n",
@@ -436,7 +438,7 @@ fn allow_entries_are_read_and_checked() {
     assert!(
         unknown.contains("unknown key `max_per_1k`")
             && unknown.contains(
-                "valid keys: holder, class, site, max_per_1k_requests, max_bytes_per_request"
+                "valid keys: holder, class, site, max_per_1k_requests, max_bytes_per_request, thread"
             ),
         "{unknown}"
     );
@@ -456,5 +458,12 @@ fn allow_entries_are_read_and_checked() {
     assert!(
         empty.contains("`assert.allow[].holder` must name"),
         "{empty}"
+    );
+    let no_thread = fx.error(&minimal_with(
+        "assert:\n  allow:\n    - {holder: cache, thread: \"\"}\n",
+    ));
+    assert!(
+        no_thread.contains("`assert.allow[].thread` must be `main` or a worker's script"),
+        "{no_thread}"
     );
 }
