@@ -385,6 +385,18 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
     // An app that exits before it listens is the app's failure.
     assert_eq!(error.attr("type"), Some("leakgate.error.app"));
     assert!(error.text.contains("exit"), "{}", error.text);
+    // The app's last words, once: under the message, not inside it.
+    assert_eq!(
+        error.text.matches("missing DATABASE_URL").count(),
+        1,
+        "{}",
+        error.text
+    );
+    assert!(
+        !error.attr("message").unwrap_or("").contains("DATABASE_URL"),
+        "{:?}",
+        error.attr("message")
+    );
 
     // Per-spec JSON, and a chart for every spec that ran.
     let expected = [
@@ -401,6 +413,14 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
         assert_eq!(json["passed"], passed);
         let kind = if verdict == "error" { "app" } else { "" };
         assert_eq!(json["error_kind"].as_str().unwrap_or(""), kind, "{name}");
+        if verdict == "error" {
+            let tail = json["app_log_tail"].to_string();
+            assert!(tail.contains("missing DATABASE_URL"), "{tail}");
+            let error = json["error"].as_str().unwrap_or("");
+            assert!(!error.contains("DATABASE_URL"), "{error}");
+        } else {
+            assert!(json["app_log_tail"].is_null(), "{name}");
+        }
         let svg_path = reports.join(format!("{name}.svg"));
         if verdict == "error" {
             assert!(!svg_path.exists(), "no chart without a measurement");
@@ -447,6 +467,7 @@ fn reports_for_a_pass_a_leak_a_wrong_expect_and_a_crash() {
         "{}",
         annotations[0]
     );
+    assert_eq!(annotations[0].matches("missing DATABASE_URL").count(), 1);
     let expect_line = line_of(&fx.spec_text(fx.wrong_spec), "expect:");
     assert!(
         annotations[1].starts_with(&format!(

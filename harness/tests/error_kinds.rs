@@ -133,9 +133,28 @@ fn a_load_script_that_does_not_load_is_the_specs_fault_exit_2() {
 fn an_app_that_exits_at_boot_is_the_apps_fault_exit_3() {
     let dir = tempfile::tempdir().unwrap();
     let spec = app_fault(dir.path());
-    let (code, specs, _) = run(dir.path(), &[&spec], &["--detailed-exit-codes"]);
+    let (code, specs, out) = run(dir.path(), &[&spec], &["--detailed-exit-codes"]);
     assert_eq!(kinds(&specs), [("crashes-at-boot".into(), "app".into())]);
     assert_eq!(code, Some(3));
+    // The app's last words are reported once, apart from the message.
+    let said = "crash.js: missing DATABASE_URL, giving up";
+    let message = specs[0]["error"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("the app exited with code 3 before it was ready"),
+        "{message}"
+    );
+    assert!(!message.contains(said), "{message}");
+    let tail: Vec<&str> = specs[0]["app_log_tail"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(tail.last(), Some(&said), "{tail:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches(said).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("  last lines of the app's output:\n"),
+        "{stderr}"
+    );
 }
 
 #[test]

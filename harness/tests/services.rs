@@ -133,7 +133,10 @@ fn an_app_that_ignores_port_is_named_with_the_port_it_opened() {
             matches!(err, AppError::NeverReady { hint: Some(_), .. }),
             "{text}"
         );
-        let opened = text
+        // The app's own words come with the error, apart from its message.
+        let opened = err
+            .log_tail()
+            .unwrap_or_default()
             .lines()
             .find_map(|l| l.strip_prefix("listening on "))
             .expect("the app's own line")

@@ -79,6 +79,38 @@ impl LineLog {
     }
 }
 
+/// The last `max_lines` lines of a log file the app wrote (see [`super::AppConfig::log_path`]),
+/// read from its end only, so that a long log costs no more than a short one; `None` when the
+/// file cannot be read or holds nothing. Lines are cut like those kept in memory.
+pub fn tail_of_file(path: &Path, max_lines: usize) -> Option<Vec<String>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let window = (max_lines as u64 + 1) * MAX_LINE_BYTES as u64;
+    let start = len.saturating_sub(window);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.take(window).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        // The window began inside a line.
+        lines.remove(0);
+    }
+    let skip = lines.len().saturating_sub(max_lines);
+    let tail: Vec<String> = lines[skip..]
+        .iter()
+        .map(|line| {
+            let mut end = line.len().min(MAX_LINE_BYTES);
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line[..end].to_string()
+        })
+        .collect();
+    (!tail.is_empty()).then_some(tail)
+}
+
 /// Copies one of the child's pipes into the log, line by line, until it closes. On stderr
 /// (`url_tx` given) it also hands over the inspector URL once Node prints it, and notes when
 /// Node waits for the debugger to disconnect.
@@ -126,4 +158,29 @@ pub(super) fn spawn_reader(
         .map_err(AppError::io(
             "could not start a thread reading the app's output",
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_files_tail_is_its_last_lines_read_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        assert_eq!(tail_of_file(&path, 3), None, "no file");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(tail_of_file(&path, 3), None, "an empty file");
+        let mut text: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        // A line longer than lines are kept, then the last ones.
+        text.push_str(&"x".repeat(2 * MAX_LINE_BYTES));
+        text.push_str("\nsecond to last\nlast");
+        std::fs::write(&path, &text).unwrap();
+        let tail = tail_of_file(&path, 3).unwrap();
+        assert_eq!(tail.len(), 3);
+        assert_eq!(tail[0].len(), MAX_LINE_BYTES, "a long line is cut");
+        assert_eq!(&tail[1..], ["second to last", "last"]);
+        std::fs::write(&path, "only\n").unwrap();
+        assert_eq!(tail_of_file(&path, 3).unwrap(), ["only"]);
+    }
 }

@@ -75,6 +75,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use log::tail_of_file;
 use log::{spawn_reader, LineLog};
 pub use prepare::{prepare, PrepareOutcome, NPM_LOCK_TIMEOUT};
 
@@ -179,7 +180,7 @@ pub enum AppError {
     NpmNotFound,
     /// `npm ci` exited with a failure.
     #[error(
-        "`npm ci` failed in {} ({}); last lines of its output:\n{log_tail}",
+        "`npm ci` failed in {} ({}); last lines of npm's output:\n{log_tail}",
         cwd.display(),
         code.map_or("killed by a signal".to_string(), |c| format!("exit code {c}"))
     )]
@@ -188,7 +189,7 @@ pub enum AppError {
         cwd: PathBuf,
         /// npm's exit code, `None` when it was killed by a signal.
         code: Option<i32>,
-        /// The last lines of its output.
+        /// The last lines of npm's output, part of the message.
         log_tail: String,
     },
     /// Another process held the folder's install lock for too long.
@@ -223,7 +224,7 @@ pub enum AppError {
     /// Node never printed `Debugger listening on ws://…`.
     #[error(
         "node {} without printing its inspector URL (\"Debugger listening on ws://...\"); \
-         is `--inspect` disabled or overridden (NODE_OPTIONS)? Last lines of its output:\n{log_tail}",
+         is `--inspect` disabled or overridden (NODE_OPTIONS)?",
         if *exited { "exited".to_string() } else { format!("ran for {waited:?}") }
     )]
     NoInspectorUrl {
@@ -231,12 +232,12 @@ pub enum AppError {
         waited: Duration,
         /// `true` when node exited, `false` when it kept running silently.
         exited: bool,
-        /// The last lines of its output.
+        /// The last lines of its output (not in the message: see [`AppError::log_tail`]).
         log_tail: String,
     },
     /// The app exited on its own.
     #[error(
-        "the app {} {}; last lines of its output:\n{log_tail}",
+        "the app {} {}",
         exit_text(*code, *signal),
         if *before_ready { "before it was ready" } else { "while under test" }
     )]
@@ -247,13 +248,13 @@ pub enum AppError {
         signal: Option<i32>,
         /// `true` when it exited while leakgate was waiting for it to become ready.
         before_ready: bool,
-        /// The last lines of its output.
+        /// The last lines of its output (not in the message: see [`AppError::log_tail`]).
         log_tail: String,
     },
     /// The app kept running but never became ready.
     #[error(
         "the app did not become ready within {timeout:?} (`app.ready.timeout`): waited for \
-         {waiting_for}, the last attempt gave: {last_attempt}{}; last lines of its output:\n{log_tail}",
+         {waiting_for}, the last attempt gave: {last_attempt}{}",
         hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default()
     )]
     NeverReady {
@@ -265,13 +266,12 @@ pub enum AppError {
         waiting_for: String,
         /// The outcome of the last probe, e.g. `connection refused`.
         last_attempt: String,
-        /// The last lines of its output.
+        /// The last lines of its output (not in the message: see [`AppError::log_tail`]).
         log_tail: String,
     },
     /// Something other than the app answers on its port.
     #[error(
-        "port {port} is answered by {}, not by the app leakgate started; {}. Last lines of the \
-         app's output:\n{log_tail}",
+        "port {port} is answered by {}, not by the app leakgate started; {}",
         match (pid, command) {
             (Some(pid), Some(cmd)) => format!("another process (pid {pid}: `{cmd}`)"),
             (Some(pid), None) => format!("another process (pid {pid})"),
@@ -293,15 +293,17 @@ pub enum AppError {
         command: Option<String>,
         /// `true` when the port is the spec's `app.port`.
         fixed: bool,
-        /// The last lines of the app's output.
+        /// The last lines of the app's output (not in the message: see
+        /// [`AppError::log_tail`]).
         log_tail: String,
     },
     /// The app's port is served by a process leakgate cannot measure.
-    #[error("{reason}. Last lines of the app's output:\n{log_tail}")]
+    #[error("{reason}")]
     Unmeasurable {
         /// Why, and what to do.
         reason: String,
-        /// The last lines of the app's output.
+        /// The last lines of the app's output (not in the message: see
+        /// [`AppError::log_tail`]).
         log_tail: String,
     },
     /// A file or system operation failed.
@@ -316,6 +318,20 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The app's last lines of output when the app had started, kept apart from the message
+    /// (which says what failed) so that a report prints them once. `npm ci`'s output is part
+    /// of its failure's message instead: it is not the app's.
+    pub fn log_tail(&self) -> Option<&str> {
+        match self {
+            AppError::NoInspectorUrl { log_tail, .. }
+            | AppError::Exited { log_tail, .. }
+            | AppError::NeverReady { log_tail, .. }
+            | AppError::PortTaken { log_tail, .. }
+            | AppError::Unmeasurable { log_tail, .. } => Some(log_tail),
+            _ => None,
+        }
+    }
+
     fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> AppError {
         let context = context.into();
         move |source| AppError::Io { context, source }

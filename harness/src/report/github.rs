@@ -68,7 +68,17 @@ pub fn relative_path(file: &Path, cwd: &Path) -> PathBuf {
 /// The annotation message of a run that did not pass (`None` when it passed).
 fn message(run: &SpecRun) -> Option<String> {
     let m = match &run.outcome {
-        Err(e) => return Some(format!("could not run ({} error): {e}", e.kind())),
+        Err(e) => {
+            let mut text = format!("could not run ({} error): {e}", e.kind());
+            if let Some(lines) = run.app_log_tail.as_deref().filter(|l| !l.is_empty()) {
+                text.push_str("\nlast lines of the app's output:");
+                for line in lines {
+                    text.push_str("\n  ");
+                    text.push_str(line);
+                }
+            }
+            return Some(text);
+        }
         Ok(_) if run.passed() => return None,
         Ok(m) => m,
     };

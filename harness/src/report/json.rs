@@ -66,6 +66,9 @@ pub struct SpecJson {
     pub error: Option<String>,
     /// Whose failure that is: `app`, `environment`, `leakgate` or `spec` (`null` with a verdict).
     pub error_kind: Option<crate::runner::ErrorKind>,
+    /// The app's last lines of output when the run failed after it started, once (the `error`
+    /// message leaves them out); `null` otherwise.
+    pub app_log_tail: Option<Vec<String>>,
     /// Suspect classes, worst first.
     pub suspects: Vec<SuspectJson>,
     /// Why the verdict is what it is.
@@ -162,6 +165,7 @@ impl SpecJson {
             array_buffer_bytes_per_request: None,
             error: None,
             error_kind: None,
+            app_log_tail: None,
             suspects: Vec::new(),
             reasons: Vec::new(),
             requests: 0,
@@ -190,6 +194,7 @@ impl SpecJson {
             Err(e) => {
                 out.error = Some(e.to_string());
                 out.error_kind = Some(e.kind());
+                out.app_log_tail.clone_from(&run.app_log_tail);
             }
             Ok(m) => {
                 out.verdict = m.analysis.verdict.as_str();

@@ -193,6 +193,19 @@ pub fn detection_floor_sentence(a: &crate::analysis::Analysis) -> String {
     )
 }
 
+/// The app's last lines of a run that failed, under a heading, indented below the error's
+/// message; empty when there are none.
+pub fn render_log_tail(run: &SpecRun) -> String {
+    let mut out = String::new();
+    if let Some(lines) = run.app_log_tail.as_deref().filter(|l| !l.is_empty()) {
+        out.push_str("  last lines of the app's output:\n");
+        for line in lines {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    out
+}
+
 /// The text report of one run.
 pub fn render_run(run: &SpecRun) -> String {
     let mut out = String::new();
@@ -213,6 +226,7 @@ pub fn render_run(run: &SpecRun) -> String {
             for line in e.to_string().lines() {
                 let _ = writeln!(out, "  {line}");
             }
+            out.push_str(&render_log_tail(run));
             return out;
         }
         Ok(m) => m,

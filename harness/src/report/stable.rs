@@ -442,6 +442,7 @@ mod tests {
             file: spec.file.clone(),
             expect: spec.expect,
             outcome: Err(error),
+            app_log_tail: Some(vec!["listening on 127.0.0.1:40123".into()]),
         };
         let exited = run(RunError::App(AppError::Exited {
             code: Some(3),
@@ -459,7 +460,6 @@ mod tests {
             requests: 10,
             limit: 1.0,
             detail: "connection refused on port 40123".into(),
-            log_tail: String::new(),
         });
         let text = render_stable(&spec, &failures);
         assert!(

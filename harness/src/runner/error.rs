@@ -1,4 +1,9 @@
 //! Why a run produced no verdict.
+//!
+//! A [`RunError`]'s message says what failed and nothing else: the app's last lines of output,
+//! which most failures want beside them, are taken once when the run fails and kept apart in
+//! [`crate::runner::SpecRun::app_log_tail`], so that each report prints them once (the text
+//! report under the message, the JSON as `app_log_tail`).
 
 use std::path::PathBuf;
 
@@ -27,27 +32,22 @@ pub enum RunError {
     #[error("{0}")]
     App(#[from] AppError),
     /// The inspector failed.
-    #[error("inspector: {error}\nlast lines of the app's output:\n{log_tail}")]
+    #[error("inspector: {error}")]
     Inspector {
         /// The cause.
         error: InspectorError,
-        /// The app's last lines.
-        log_tail: String,
     },
     /// The load could not be driven at all.
-    #[error("load: {error}\nlast lines of the app's output:\n{log_tail}")]
+    #[error("load: {error}")]
     Load {
         /// The cause.
         error: LoadError,
-        /// The app's last lines.
-        log_tail: String,
     },
     /// Too many requests failed for the run to mean anything.
     #[error(
         "{failed} of {requests} requests failed during {phase} (more than the {limit}% that \
          `load.max_failure_rate` allows): {detail}; a request whose answer is not 2xx by design \
-         can say so with `status:` (e.g. `status: 404`)\n\
-         last lines of the app's output:\n{log_tail}"
+         can say so with `status:` (e.g. `status: 404`)"
     )]
     TooManyFailures {
         /// `warm-up` or `checkpoint k`.
@@ -60,8 +60,6 @@ pub enum RunError {
         limit: f64,
         /// Statuses and error samples.
         detail: String,
-        /// The app's last lines.
-        log_tail: String,
     },
     /// A snapshot the inspector wrote could not be read.
     #[error("snapshot {path}: {error}")]
@@ -71,6 +69,12 @@ pub enum RunError {
         /// The cause.
         error: SnapshotError,
     },
+}
+
+impl From<InspectorError> for RunError {
+    fn from(error: InspectorError) -> RunError {
+        RunError::Inspector { error }
+    }
 }
 
 impl From<SeriesError> for RunError {
@@ -136,6 +140,16 @@ impl std::fmt::Display for ErrorKind {
 }
 
 impl RunError {
+    /// The app's last lines of output that the error itself holds: those of an app that failed
+    /// to start (see [`AppError::log_tail`]). A run takes the tail from the app's log instead
+    /// when it can, for every kind of failure.
+    pub fn app_log_tail(&self) -> Option<&str> {
+        match self {
+            RunError::App(e) => e.log_tail(),
+            _ => None,
+        }
+    }
+
     /// Whose this failure is.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -202,12 +216,10 @@ mod tests {
         assert_eq!(exited.kind(), ErrorKind::Environment);
         let closed = RunError::Inspector {
             error: InspectorError::Closed,
-            log_tail: String::new(),
         };
         assert_eq!(closed.kind(), ErrorKind::App);
         let script = RunError::Load {
             error: LoadError::InvalidConfig("no requests"),
-            log_tail: String::new(),
         };
         assert_eq!(script.kind(), ErrorKind::Leakgate);
         assert_eq!(
@@ -240,7 +252,6 @@ mod tests {
                 what: "process.memoryUsage() gave null".into(),
                 source: serde_json::from_str::<u64>("null").unwrap_err(),
             },
-            log_tail: String::new(),
         };
         assert_eq!(decode.kind().exit_code(), 5);
     }

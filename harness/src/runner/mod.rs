@@ -44,7 +44,10 @@ pub use session::{SessionRecord, SessionTimings};
 /// doing the work being measured. A spec sets its own with `load.max_failure_rate`.
 pub const MAX_FAILURE_RATE: f64 = crate::load::DEFAULT_MAX_FAILURE_RATE;
 
-/// Lines of the app's output quoted in a failure.
+/// The app's log file in a run's folder: all it printed on stdout and stderr.
+pub(crate) const APP_LOG: &str = "app.log";
+
+/// Lines of the app's output kept with a failure ([`SpecRun::app_log_tail`]).
 pub const LOG_TAIL_LINES: usize = 30;
 
 /// When to keep the heap snapshots of a run.
@@ -129,6 +132,10 @@ pub struct SpecRun {
     pub expect: Expectation,
     /// The measurement, or why there is none.
     pub outcome: Result<Box<Measured>, RunError>,
+    /// When the run failed after the app started: its last lines of output (at most
+    /// [`LOG_TAIL_LINES`]), taken once from its log as the run ended, and kept apart from the
+    /// error's message so that each report prints them once. `None` with a verdict.
+    pub app_log_tail: Option<Vec<String>>,
 }
 
 impl SpecRun {
@@ -151,16 +158,46 @@ fn meets(expect: Expectation, verdict: Verdict) -> bool {
 /// Runs `spec` to a verdict. Never panics on app or spec behaviour; every error is in the
 /// outcome.
 pub fn run_spec(spec: &Spec, options: &RunOptions) -> SpecRun {
+    let (outcome, app_log_tail) = match run_stages(spec, options) {
+        Ok(m) => (Ok(Box::new(m)), None),
+        Err(Failed {
+            error,
+            app_log_tail,
+        }) => (Err(error), app_log_tail),
+    };
     SpecRun {
         name: spec.name.clone(),
         file: spec.file.clone(),
         expect: spec.expect,
-        outcome: run_stages(spec, options).map(Box::new),
+        outcome,
+        app_log_tail,
     }
 }
 
+/// A run that ended without a verdict: why, and the app's last lines.
+struct Failed {
+    error: RunError,
+    app_log_tail: Option<Vec<String>>,
+}
+
+impl From<RunError> for Failed {
+    /// A failure before the app could start: no log of it.
+    fn from(error: RunError) -> Failed {
+        Failed {
+            error,
+            app_log_tail: None,
+        }
+    }
+}
+
+/// The lines of a tail an error holds, `None` when it holds none.
+fn lines_of(tail: &str) -> Option<Vec<String>> {
+    let lines: Vec<String> = tail.lines().map(str::to_string).collect();
+    (!lines.is_empty()).then_some(lines)
+}
+
 /// The pipeline: plan, session, analysis, explanation.
-fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
+fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, Failed> {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -169,7 +206,20 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, RunError> {
 
     let plan = Plan::of(spec);
     let dir = work_dir(spec, &plan.label, options)?;
-    let decided = runtime.block_on(run_deciding(spec, &plan, options, &dir.path))?;
+    let decided = match runtime.block_on(run_deciding(spec, &plan, options, &dir.path)) {
+        Ok(decided) => decided,
+        Err(error) => {
+            // The app is gone by now (the session ended with the error) and its log is whole:
+            // its end is what the app said last, whichever step failed.
+            let log = dir.path.join(APP_LOG);
+            let app_log_tail = app::tail_of_file(&log, LOG_TAIL_LINES)
+                .or_else(|| error.app_log_tail().and_then(lines_of));
+            return Err(Failed {
+                error,
+                app_log_tail,
+            });
+        }
+    };
     let Decided {
         session,
         mut series,

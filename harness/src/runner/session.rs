@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::error::RunError;
 use super::plan::Plan;
-use super::{RunOptions, LOG_TAIL_LINES};
+use super::RunOptions;
 use crate::analysis::SnapshotFile;
 use crate::app::{self, AppConfig, AppError, AppProcess};
 use crate::inspector::{Inspector, InspectorError};
@@ -128,17 +128,12 @@ impl Session {
             port: spec.app.port,
             ready_path: spec.app.ready_path.clone(),
             ready_timeout: spec.app.ready_timeout,
-            log_path: Some(dir.join("app.log")),
+            log_path: Some(dir.join(super::APP_LOG)),
         };
-        let mut app = AppProcess::start(&config).await?;
-        let mut inspector = Inspector::connect(app.inspector_url())
-            .await
-            .map_err(|error| inspector_error(&mut app, error))?;
-        let load =
-            LoadGenerator::new(app.addr(), plan.load.clone()).map_err(|error| RunError::Load {
-                error,
-                log_tail: app.log_tail(LOG_TAIL_LINES),
-            })?;
+        let app = AppProcess::start(&config).await?;
+        let mut inspector = Inspector::connect(app.inspector_url()).await?;
+        let load = LoadGenerator::new(app.addr(), plan.load.clone())
+            .map_err(|error| RunError::Load { error })?;
         // Tracking starts before the warm-up, so that code compiled during it is compiled with
         // allocation tracking in place.
         if plan.track_allocations {
@@ -147,8 +142,7 @@ impl Session {
                     "HeapProfiler.startTrackingHeapObjects",
                     serde_json::json!({ "trackAllocations": true }),
                 )
-                .await
-                .map_err(|error| inspector_error(&mut app, error))?;
+                .await?;
         }
         let mut record = SessionRecord::default();
         record.timings.boot = started.elapsed().as_secs_f64();
@@ -205,7 +199,7 @@ impl Session {
     /// sampled allocations, with their stacks, beside its snapshot.
     pub async fn start_sampling(&mut self, interval: u64) -> Result<(), RunError> {
         let Some(client) = self.inspector.as_mut() else {
-            return Err(inspector_error(&mut self.app, InspectorError::Closed));
+            return Err(RunError::from(InspectorError::Closed));
         };
         let result = client
             .call(
@@ -215,7 +209,7 @@ impl Session {
             .await;
         if let Err(error) = result {
             self.app_alive().await?;
-            return Err(inspector_error(&mut self.app, error));
+            return Err(RunError::from(error));
         }
         self.sampling = true;
         Ok(())
@@ -225,11 +219,11 @@ impl Session {
     /// each checkpoint also snapshots every worker isolate (see [`super::workers`]).
     pub async fn watch_workers(&mut self) -> Result<(), RunError> {
         let Some(client) = self.inspector.as_mut() else {
-            return Err(inspector_error(&mut self.app, InspectorError::Closed));
+            return Err(RunError::from(InspectorError::Closed));
         };
         if let Err(error) = client.enable_workers().await {
             self.app_alive().await?;
-            return Err(inspector_error(&mut self.app, error));
+            return Err(RunError::from(error));
         }
         self.workers = true;
         Ok(())
@@ -293,21 +287,14 @@ impl Session {
         phase: &str,
     ) -> Result<LoadStats, RunError> {
         let own = self.load.requests().to_vec();
-        let log_tail = |app: &mut AppProcess| app.log_tail(LOG_TAIL_LINES);
         if let Err(error) = self.load.set_requests(templates) {
-            return Err(RunError::Load {
-                error,
-                log_tail: log_tail(&mut self.app),
-            });
+            return Err(RunError::Load { error });
         }
         self.say(&format!("{phase}: {count} requests"));
         let result = self.drive(count, phase).await;
         self.served_alone += count;
         if let Err(error) = self.load.set_requests(own) {
-            return Err(RunError::Load {
-                error,
-                log_tail: log_tail(&mut self.app),
-            });
+            return Err(RunError::Load { error });
         }
         result
     }
@@ -339,7 +326,7 @@ impl Session {
         })?;
         let Some(client) = self.inspector.as_mut() else {
             self.app_alive().await?;
-            return Err(inspector_error(&mut self.app, InspectorError::Closed));
+            return Err(RunError::from(InspectorError::Closed));
         };
         let result = async {
             client.collect_garbage().await?;
@@ -370,7 +357,7 @@ impl Session {
                     tokio::time::sleep(LIVENESS_POLL).await;
                 }
                 self.app_alive().await?;
-                return Err(inspector_error(&mut self.app, error));
+                return Err(RunError::from(error));
             }
         };
         Ok(SnapshotFile {
@@ -441,10 +428,7 @@ impl Session {
                 source: std::io::ErrorKind::BrokenPipe.into(),
             }));
         };
-        let stats = result.map_err(|error| RunError::Load {
-            error,
-            log_tail: self.app.log_tail(LOG_TAIL_LINES),
-        })?;
+        let stats = result.map_err(|error| RunError::Load { error })?;
         if stats.failure_rate() > max_failure_rate {
             let mut detail = failure_detail(&stats);
             if stats.requests < count {
@@ -459,7 +443,6 @@ impl Session {
                 requests: stats.requests,
                 limit: max_failure_rate * 100.0,
                 detail,
-                log_tail: self.app.log_tail(LOG_TAIL_LINES),
             });
         }
         Ok(stats)
@@ -542,11 +525,4 @@ fn failure_detail(stats: &LoadStats) -> String {
         detail.push_str(&format!("; by request kind: {}", kinds.join(", ")));
     }
     detail
-}
-
-fn inspector_error(app: &mut AppProcess, error: InspectorError) -> RunError {
-    RunError::Inspector {
-        error,
-        log_tail: app.log_tail(LOG_TAIL_LINES),
-    }
 }
