@@ -160,10 +160,7 @@ fn meets(expect: Expectation, verdict: Verdict) -> bool {
 pub fn run_spec(spec: &Spec, options: &RunOptions) -> SpecRun {
     let (outcome, app_log_tail) = match run_stages(spec, options) {
         Ok(m) => (Ok(Box::new(m)), None),
-        Err(Failed {
-            error,
-            app_log_tail,
-        }) => (Err(error), app_log_tail),
+        Err(failed) => (Err(failed.error), failed.app_log_tail),
     };
     SpecRun {
         name: spec.name.clone(),
@@ -180,13 +177,13 @@ struct Failed {
     app_log_tail: Option<Vec<String>>,
 }
 
-impl From<RunError> for Failed {
+impl From<RunError> for Box<Failed> {
     /// A failure before the app could start: no log of it.
-    fn from(error: RunError) -> Failed {
-        Failed {
+    fn from(error: RunError) -> Box<Failed> {
+        Box::new(Failed {
             error,
             app_log_tail: None,
-        }
+        })
     }
 }
 
@@ -197,7 +194,7 @@ fn lines_of(tail: &str) -> Option<Vec<String>> {
 }
 
 /// The pipeline: plan, session, analysis, explanation.
-fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, Failed> {
+fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, Box<Failed>> {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -214,10 +211,10 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, Failed> {
             let log = dir.path.join(APP_LOG);
             let app_log_tail = app::tail_of_file(&log, LOG_TAIL_LINES)
                 .or_else(|| error.app_log_tail().and_then(lines_of));
-            return Err(Failed {
+            return Err(Box::new(Failed {
                 error,
                 app_log_tail,
-            });
+            }));
         }
     };
     let Decided {
