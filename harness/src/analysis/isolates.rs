@@ -118,6 +118,14 @@ pub struct IsolateResult {
     pub heap_bytes_per_request: Option<f64>,
     /// Array-buffer growth per request, bytes.
     pub array_buffer_bytes_per_request: Option<f64>,
+    /// Whether the JS heap's growth counted against its limit (after the allowed leaks).
+    pub heap_growth_exceeds: Option<bool>,
+    /// Whether array buffers' growth counted against its limit (after the allowed leaks).
+    pub array_buffer_growth_exceeds: Option<bool>,
+    /// The JS heap's growth per request in each interval, bytes (V8's own classes left out).
+    pub heap_bytes_by_interval: Vec<f64>,
+    /// Array buffers' growth per request in each interval, bytes.
+    pub array_buffer_bytes_by_interval: Vec<f64>,
     /// Suspect classes of this isolate, worst first.
     pub suspects: Vec<IsolateSuspect>,
     /// Its growing collections.
@@ -164,6 +172,10 @@ impl IsolateResult {
             snapshots,
             heap_bytes_per_request: None,
             array_buffer_bytes_per_request: None,
+            heap_growth_exceeds: None,
+            array_buffer_growth_exceeds: None,
+            heap_bytes_by_interval: Vec::new(),
+            array_buffer_bytes_by_interval: Vec::new(),
             suspects: Vec::new(),
             collections: Vec::new(),
             reasons: Vec::new(),
@@ -181,6 +193,10 @@ impl IsolateResult {
         self.verdict = Some(a.verdict);
         self.heap_bytes_per_request = Some(a.heap.per_request);
         self.array_buffer_bytes_per_request = Some(a.array_buffers.per_request);
+        self.heap_growth_exceeds = Some(a.heap.exceeds);
+        self.array_buffer_growth_exceeds = Some(a.array_buffers.exceeds);
+        self.heap_bytes_by_interval = a.heap.by_interval.clone();
+        self.array_buffer_bytes_by_interval = a.array_buffers.by_interval.clone();
         self.suspects = a
             .suspects
             .iter()
@@ -235,6 +251,10 @@ pub fn judge_workers(
             snapshots: files.len(),
             heap_bytes_per_request: None,
             array_buffer_bytes_per_request: None,
+            heap_growth_exceeds: None,
+            array_buffer_growth_exceeds: None,
+            heap_bytes_by_interval: Vec::new(),
+            array_buffer_bytes_by_interval: Vec::new(),
             suspects: Vec::new(),
             collections: Vec::new(),
             reasons: Vec::new(),
@@ -301,6 +321,8 @@ impl JudgedWorker {
         };
         j.apply_to(analysis);
         result.verdict = Some(analysis.verdict);
+        result.heap_growth_exceeds = Some(analysis.heap.exceeds);
+        result.array_buffer_growth_exceeds = Some(analysis.array_buffers.exceeds);
         result.reasons = analysis.reasons.clone();
         for (s, allow) in result.suspects.iter_mut().zip(&j.suspects) {
             s.allow = *allow;

@@ -107,6 +107,24 @@ pub struct IsolateReport {
     /// Its suspect classes.
     #[serde(default)]
     pub suspects: Vec<SuspectReport>,
+    /// JS heap growth per request.
+    #[serde(default)]
+    pub heap_bytes_per_request: Option<f64>,
+    /// Array-buffer growth per request.
+    #[serde(default)]
+    pub array_buffer_bytes_per_request: Option<f64>,
+    /// Whether the heap's growth counted against its limit.
+    #[serde(default)]
+    pub heap_growth_exceeds: Option<bool>,
+    /// Whether array buffers' growth counted against its limit.
+    #[serde(default)]
+    pub array_buffer_growth_exceeds: Option<bool>,
+    /// The heap's growth per request in each interval.
+    #[serde(default)]
+    pub heap_bytes_by_interval: Vec<f64>,
+    /// Array buffers' growth per request in each interval.
+    #[serde(default)]
+    pub array_buffer_bytes_by_interval: Vec<f64>,
 }
 
 impl IsolateReport {

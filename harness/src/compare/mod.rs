@@ -17,7 +17,8 @@
 //! fingerprint and the worker's script (relative to the app's folder: the thread id depends
 //! on the order workers start in); the suspects of every worker running one script are one
 //! leak, their rates summed, as the requests may be shared among them differently from run
-//! to run. Workers without a verdict (not snapshotted at every checkpoint) are left out.
+//! to run. Workers without a verdict (not snapshotted at every checkpoint) are left out. A
+//! worker's growth no class explains is compared in bytes, as the main thread's is (below).
 //!
 //! Leaks that retain no objects (a growing backing store, off-heap Buffers) show as the JS
 //! heap's or array buffers' growth over their limit when no class explains it, in bytes per
@@ -285,6 +286,42 @@ pub fn leaks_of(report: &SpecReport) -> Vec<Leak> {
                     unit: "bytes per request",
                     bytes_per_request: rate,
                     relative_error: relative_error(&by_interval, None),
+                    allowed: false,
+                });
+            }
+        }
+    }
+    // A worker's growth no class explains, likewise (its intervals the post-warm-up one left
+    // out, as for the main thread).
+    for i in report.isolates.iter().filter(|i| {
+        i.kind == "worker" && i.verdict.as_deref() == Some("leak") && i.suspects.is_empty()
+    }) {
+        let growths = [
+            (
+                "(js heap)",
+                i.heap_growth_exceeds,
+                i.heap_bytes_per_request,
+                &i.heap_bytes_by_interval,
+            ),
+            (
+                "(array buffers)",
+                i.array_buffer_growth_exceeds,
+                i.array_buffer_bytes_per_request,
+                &i.array_buffer_bytes_by_interval,
+            ),
+        ];
+        for (name, exceeds, per_request, by_interval) in growths {
+            if exceeds == Some(true) {
+                let rate = per_request.unwrap_or(0.0);
+                let later: Vec<f64> = by_interval.iter().skip(1).copied().collect();
+                leaks.push(Leak {
+                    leak: name.to_string(),
+                    thread: i.thread(),
+                    classes: Vec::new(),
+                    rate,
+                    unit: "bytes per request",
+                    bytes_per_request: rate,
+                    relative_error: relative_error(&later, None),
                     allowed: false,
                 });
             }

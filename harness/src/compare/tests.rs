@@ -48,7 +48,29 @@ fn worker(label: &str, script: Option<&str>, suspects: Vec<SuspectReport>) -> Is
         script: script.map(Into::into),
         verdict: Some(if suspects.is_empty() { "clean" } else { "leak" }.into()),
         suspects,
+        heap_bytes_per_request: Some(0.0),
+        array_buffer_bytes_per_request: Some(0.0),
+        heap_growth_exceeds: Some(false),
+        array_buffer_growth_exceeds: Some(false),
+        heap_bytes_by_interval: vec![0.0; 3],
+        array_buffer_bytes_by_interval: vec![0.0; 3],
     }
+}
+
+#[test]
+fn a_workers_growth_no_class_explains_is_compared_in_bytes() {
+    let mut head = report("w", vec![]);
+    let mut grows = worker("worker 1 (./w.js)", Some("./w.js"), vec![]);
+    grows.verdict = Some("leak".into());
+    grows.heap_growth_exceeds = Some(true);
+    grows.heap_bytes_per_request = Some(40.0);
+    grows.heap_bytes_by_interval = vec![55.0, 41.0, 39.0];
+    head.isolates = vec![grows];
+    let c = compare(&[report("w", vec![])], &[head]);
+    let l = &c.specs[0].leaks[0];
+    assert_eq!((l.leak.as_str(), l.change), ("(js heap)", Change::New));
+    assert_eq!(l.thread.as_deref(), Some("./w.js"));
+    assert_eq!(l.unit, "bytes per request");
 }
 
 #[test]

@@ -130,9 +130,11 @@ pub struct SpecJson {
     /// A verdict per isolate, the main thread first, then each worker thread seen: `{"id",
     /// "kind": "main"|"worker", "title", "label", "url", "verdict": "leak"|"clean"|null,
     /// "note", "snapshots", "heap_bytes_per_request", "array_buffer_bytes_per_request",
-    /// "suspects", "collections", "reasons", "detection_floor", "script", "allowed"}` (`verdict`
-    /// is `null`, with a `note`, for a worker not snapshotted at every checkpoint; each suspect
-    /// has `retainers`, `fingerprint` and `allow` besides its figures).
+    /// "suspects", "collections", "reasons", "detection_floor", "script", "allowed",
+    /// "heap_growth_exceeds", "array_buffer_growth_exceeds", "heap_bytes_by_interval",
+    /// "array_buffer_bytes_by_interval"}` (`verdict` is `null`, with a `note`, for a worker not
+    /// snapshotted at every checkpoint; each suspect has `retainers`, `fingerprint` and `allow`
+    /// besides its figures).
     pub isolates: Vec<crate::analysis::isolates::IsolateResult>,
 }
 
