@@ -253,3 +253,24 @@ fn a_missed_expect_still_exits_1_when_detailed() {
     assert_eq!(specs[0]["verdict"], "clean");
     assert_eq!(code, Some(1));
 }
+
+#[test]
+fn a_kept_run_folders_log_gives_only_this_runs_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = app_fault(dir.path());
+    let artifacts = dir.path().join("artifacts");
+    let flags = ["--artifacts", artifacts.to_str().unwrap()];
+    let said = "crash.js: missing DATABASE_URL, giving up";
+    for _ in 0..2 {
+        let (code, specs, _) = run(dir.path(), &[&spec], &flags);
+        assert_eq!(code, Some(2));
+        let tail: Vec<&str> = specs[0]["app_log_tail"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(tail.iter().filter(|l| **l == said).count(), 1, "{tail:?}");
+    }
+    // The kept log itself holds both runs.
+    let log = std::fs::read_to_string(artifacts.join("crashes-at-boot/app.log")).unwrap();
+    assert_eq!(log.matches(said).count(), 2, "{log}");
+}

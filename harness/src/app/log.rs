@@ -79,21 +79,23 @@ impl LineLog {
     }
 }
 
-/// The last `max_lines` lines of a log file the app wrote (see [`super::AppConfig::log_path`]),
-/// read from its end only, so that a long log costs no more than a short one; `None` when the
-/// file cannot be read or holds nothing. Lines are cut like those kept in memory.
-pub fn tail_of_file(path: &Path, max_lines: usize) -> Option<Vec<String>> {
+/// The last `max_lines` lines of a log file the app wrote (see [`super::AppConfig::log_path`])
+/// after byte `from` (where the file ended before this run: a kept run folder's log grows run
+/// after run), read from its end only, so that a long log costs no more than a short one;
+/// `None` when the file cannot be read or holds nothing new. Lines are cut like those kept in
+/// memory.
+pub fn tail_of_file(path: &Path, from: u64, max_lines: usize) -> Option<Vec<String>> {
     use std::io::{Seek, SeekFrom};
     let mut file = File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
     let window = (max_lines as u64 + 1) * MAX_LINE_BYTES as u64;
-    let start = len.saturating_sub(window);
+    let start = len.saturating_sub(window).max(from);
     file.seek(SeekFrom::Start(start)).ok()?;
     let mut bytes = Vec::new();
     file.take(window).read_to_end(&mut bytes).ok()?;
     let text = String::from_utf8_lossy(&bytes);
     let mut lines: Vec<&str> = text.lines().collect();
-    if start > 0 && !lines.is_empty() {
+    if start > from && !lines.is_empty() {
         // The window began inside a line.
         lines.remove(0);
     }
@@ -168,19 +170,23 @@ mod tests {
     fn a_files_tail_is_its_last_lines_read_from_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.log");
-        assert_eq!(tail_of_file(&path, 3), None, "no file");
+        assert_eq!(tail_of_file(&path, 0, 3), None, "no file");
         std::fs::write(&path, "").unwrap();
-        assert_eq!(tail_of_file(&path, 3), None, "an empty file");
+        assert_eq!(tail_of_file(&path, 0, 3), None, "an empty file");
         let mut text: String = (0..1000).map(|i| format!("line {i}\n")).collect();
         // A line longer than lines are kept, then the last ones.
         text.push_str(&"x".repeat(2 * MAX_LINE_BYTES));
         text.push_str("\nsecond to last\nlast");
         std::fs::write(&path, &text).unwrap();
-        let tail = tail_of_file(&path, 3).unwrap();
+        let tail = tail_of_file(&path, 0, 3).unwrap();
         assert_eq!(tail.len(), 3);
         assert_eq!(tail[0].len(), MAX_LINE_BYTES, "a long line is cut");
         assert_eq!(&tail[1..], ["second to last", "last"]);
         std::fs::write(&path, "only\n").unwrap();
-        assert_eq!(tail_of_file(&path, 3).unwrap(), ["only"]);
+        assert_eq!(tail_of_file(&path, 0, 3).unwrap(), ["only"]);
+        // An earlier run's lines are not this run's.
+        std::fs::write(&path, "earlier\nthis run\n").unwrap();
+        assert_eq!(tail_of_file(&path, 8, 3).unwrap(), ["this run"]);
+        assert_eq!(tail_of_file(&path, 17, 3), None, "nothing new");
     }
 }

@@ -203,13 +203,15 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, Box<Failed>
 
     let plan = Plan::of(spec);
     let dir = work_dir(spec, &plan.label, options)?;
+    let log = dir.path.join(APP_LOG);
+    // A kept run folder's log holds the earlier runs' lines too.
+    let log_before = std::fs::metadata(&log).map_or(0, |m| m.len());
     let decided = match runtime.block_on(run_deciding(spec, &plan, options, &dir.path)) {
         Ok(decided) => decided,
         Err(error) => {
             // The app is gone by now (the session ended with the error) and its log is whole:
             // its end is what the app said last, whichever step failed.
-            let log = dir.path.join(APP_LOG);
-            let app_log_tail = app::tail_of_file(&log, LOG_TAIL_LINES)
+            let app_log_tail = app::tail_of_file(&log, log_before, LOG_TAIL_LINES)
                 .or_else(|| error.app_log_tail().and_then(lines_of));
             return Err(Box::new(Failed {
                 error,
