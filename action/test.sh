@@ -3,7 +3,8 @@
 # `action/test.sh TARBALL_DIR` installs leakgate from npm/pack.sh's tarballs and runs two
 # specs, one clean and one that misses its `expect`, with GITHUB_ACTIONS=true. Checks the exit
 # code (1), the step outputs, the JUnit XML and per-spec reports, the `::error` annotation on
-# the failing spec and the step summary's table.
+# the failing spec and the step summary's table. Then runs a spec whose app crashes at boot with
+# `args: --detailed-exit-codes` and checks that the code of an app's failure (3) comes through.
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: action/test.sh TARBALL_DIR" >&2; exit 2; }
@@ -52,4 +53,23 @@ for f in junit.xml hello.json request-log.json hello.svg; do
 done
 grep -q 'tests="2"' "$reports/junit.xml" || fail "junit.xml does not count 2 tests"
 grep -q '<failure' "$reports/junit.xml" || fail "junit.xml has no failure"
-echo "ok: action/run.sh installs from tarballs, exits 1 with annotations, summary, JUnit and reports"
+
+# --detailed-exit-codes passed through `args`: an app that crashes at boot exits 3, not 2.
+cat > "$work/specs/crash.yaml" <<YAML
+app:
+  script: $root/harness/tests/apps/crash.js
+load:
+  requests: ["GET /"]
+expect: clean
+YAML
+: >"$work/outputs"
+code=0
+(cd "$work" && env GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY="$work/summary.md" \
+  GITHUB_OUTPUT="$work/outputs" RUNNER_TEMP="$work/runner" \
+  LEAKGATE_ACTION_SOURCE="$tarballs" LEAKGATE_ACTION_SPECS="specs/crash.yaml" \
+  LEAKGATE_ACTION_KEEP_SNAPSHOTS=never LEAKGATE_ACTION_ARGS="--detailed-exit-codes" \
+  "$root/action/run.sh") >"$work/stdout" 2>"$work/stderr" || code=$?
+[ "$code" = 3 ] || fail "run.sh with --detailed-exit-codes exited $code for an app's failure, expected 3"
+grep -qx "exit-code=3" "$work/outputs" || fail "no exit-code=3 in GITHUB_OUTPUT"
+grep -q 'type="leakgate.error.app"' "$reports/junit.xml" || fail "junit.xml has no app error"
+echo "ok: action/run.sh installs from tarballs, exits 1 with annotations, summary, JUnit and reports; 3 for an app's failure under --detailed-exit-codes"
