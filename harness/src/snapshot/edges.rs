@@ -37,58 +37,8 @@ pub(super) fn read_edges<S: ChunkSource>(
     layout: &Layout,
     g: &mut HeapGraph,
 ) -> Result<(), SnapshotError> {
-    let m = layout.edge_count as usize;
-    let width = layout.edge_fields.len();
-    let at = |f: EdgeField| layout.edge_fields.iter().position(|x| *x == f).unwrap_or(0);
-    let (type_pos, name_pos, to_pos) = (
-        at(EdgeField::Type),
-        at(EdgeField::NameOrIndex),
-        at(EdgeField::ToNode),
-    );
-    let node_width = layout.node_fields.len() as u32;
-    let node_count = layout.node_count;
     let type_count = g.edge_type_names.len() as u32;
-    let mut records = Records::new(width);
-    let count = sc.read_u32_array("`edges`", |batch| {
-        records.feed(batch, |run| {
-            let more = run.len() / width;
-            if g.edge_to.len() + more > m {
-                return Err(too_many("edges", "edge_count", layout.edge_count));
-            }
-            reserve_toward(&mut g.edge_type, more, m);
-            reserve_toward(&mut g.edge_name, more, m);
-            reserve_toward(&mut g.edge_to, more, m);
-            for rec in run.chunks_exact(width) {
-                let t = rec[type_pos];
-                if t >= type_count {
-                    return Err(bad_type("edge", g.edge_to.len(), t, type_count));
-                }
-                let v = rec[to_pos];
-                // Division by a constant is far cheaper than by a variable: V8 writes 7 or 6.
-                let (ordinal, rest) = match node_width {
-                    7 => (v / 7, v % 7),
-                    6 => (v / 6, v % 6),
-                    w => (v / w, v % w),
-                };
-                if rest != 0 || ordinal >= node_count {
-                    return Err(bad_target(g.edge_to.len(), v));
-                }
-                g.edge_type.push(t as u8);
-                g.edge_name.push(rec[name_pos]);
-                g.edge_to.push(ordinal);
-            }
-            Ok(())
-        })
-    })?;
-    let expected = layout.edge_count as u64 * width as u64;
-    if count != expected {
-        return Err(SnapshotError::Inconsistent {
-            message: format!(
-                "`edges` holds {count} numbers, but edge_count {} × {width} fields is {expected}",
-                layout.edge_count
-            ),
-        });
-    }
+    scan_edges(sc, layout, type_count, &mut KeptEdges(g))?;
     Ok(())
 }
 
@@ -100,6 +50,64 @@ pub(super) fn check_edges<S: ChunkSource>(
     g: &mut HeapGraph,
     names: &mut NameChecks,
 ) -> Result<(), SnapshotError> {
+    let type_count = g.edge_type_names.len() as u32;
+    let by_index = indexed_edge_types(g);
+    let mut sink = CheckedEdges { names, by_index };
+    g.skipped_edges = scan_edges(sc, layout, type_count, &mut sink)?;
+    Ok(())
+}
+
+/// Where [`scan_edges`] puts each edge once it is checked.
+trait EdgeSink {
+    /// `more` edges follow, of `total` at most.
+    fn reserve(&mut self, more: usize, total: usize);
+    /// Edge `index`: its type, its `name_or_index` and the node index it points at.
+    fn edge(&mut self, index: usize, edge_type: u32, name: u32, to_node: u32);
+}
+
+/// Into the graph's edge columns.
+struct KeptEdges<'a>(&'a mut HeapGraph);
+
+impl EdgeSink for KeptEdges<'_> {
+    fn reserve(&mut self, more: usize, total: usize) {
+        reserve_toward(&mut self.0.edge_type, more, total);
+        reserve_toward(&mut self.0.edge_name, more, total);
+        reserve_toward(&mut self.0.edge_to, more, total);
+    }
+
+    fn edge(&mut self, _index: usize, edge_type: u32, name: u32, to_node: u32) {
+        self.0.edge_type.push(edge_type as u8);
+        self.0.edge_name.push(name);
+        self.0.edge_to.push(to_node);
+    }
+}
+
+/// Only what checking the names later needs.
+struct CheckedEdges<'a> {
+    names: &'a mut NameChecks,
+    /// Per edge type: whether its name is an index ([`indexed_edge_types`]).
+    by_index: Vec<bool>,
+}
+
+impl EdgeSink for CheckedEdges<'_> {
+    fn reserve(&mut self, _more: usize, _total: usize) {}
+
+    fn edge(&mut self, index: usize, edge_type: u32, name: u32, _to_node: u32) {
+        if !self.by_index[edge_type as usize] {
+            self.names.see(index, name);
+        }
+    }
+}
+
+/// Reads and checks `edges` (types in range, targets on a node, the count the meta data gives)
+/// into `sink`; returns how many there were. Generic over the sink, so each reading mode gets
+/// its own loop with no call per edge.
+fn scan_edges<S: ChunkSource>(
+    sc: &mut Scanner<S>,
+    layout: &Layout,
+    type_count: u32,
+    sink: &mut impl EdgeSink,
+) -> Result<usize, SnapshotError> {
     let m = layout.edge_count as usize;
     let width = layout.edge_fields.len();
     let at = |f: EdgeField| layout.edge_fields.iter().position(|x| *x == f).unwrap_or(0);
@@ -110,21 +118,22 @@ pub(super) fn check_edges<S: ChunkSource>(
     );
     let node_width = layout.node_fields.len() as u32;
     let node_count = layout.node_count;
-    let type_count = g.edge_type_names.len() as u32;
-    let by_index = indexed_edge_types(g);
     let mut seen = 0usize;
     let mut records = Records::new(width);
     let count = sc.read_u32_array("`edges`", |batch| {
         records.feed(batch, |run| {
-            if seen + run.len() / width > m {
+            let more = run.len() / width;
+            if seen + more > m {
                 return Err(too_many("edges", "edge_count", layout.edge_count));
             }
+            sink.reserve(more, m);
             for rec in run.chunks_exact(width) {
                 let t = rec[type_pos];
                 if t >= type_count {
                     return Err(bad_type("edge", seen, t, type_count));
                 }
                 let v = rec[to_pos];
+                // Division by a constant is far cheaper than by a variable: V8 writes 7 or 6.
                 let (ordinal, rest) = match node_width {
                     7 => (v / 7, v % 7),
                     6 => (v / 6, v % 6),
@@ -133,9 +142,7 @@ pub(super) fn check_edges<S: ChunkSource>(
                 if rest != 0 || ordinal >= node_count {
                     return Err(bad_target(seen, v));
                 }
-                if !by_index[t as usize] {
-                    names.see(seen, rec[name_pos]);
-                }
+                sink.edge(seen, t, rec[name_pos], ordinal);
                 seen += 1;
             }
             Ok(())
@@ -150,8 +157,7 @@ pub(super) fn check_edges<S: ChunkSource>(
             ),
         });
     }
-    g.skipped_edges = seen;
-    Ok(())
+    Ok(seen)
 }
 
 /// The names of edges not kept, reduced to what finds the first one outside the string table
