@@ -7,9 +7,12 @@
 //! - two runs of the same leaky app: unchanged, exit 0. `repeated_pairs_of_one_leak_stay_unchanged`
 //!   (ignored: 20 runs) does this 10 times.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::spec_of;
 use serde_json::Value;
 
 fn app() -> PathBuf {
@@ -65,15 +68,6 @@ fn compare(base: &Path, head: &Path, summary: Option<&Path>) -> (i32, Value, Str
         json,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn spec_of<'a>(c: &'a Value, name: &str) -> &'a Value {
-    c["specs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()
 }
 
 #[test]

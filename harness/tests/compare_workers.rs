@@ -14,6 +14,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::spec_of;
 use serde_json::Value;
 
 const WORKER: &str = "./worker-stats-worker.js";
@@ -71,15 +72,6 @@ fn compare(base: &Path, head: &Path, dir: &Path) -> (i32, Value, String) {
         value,
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
-}
-
-fn spec_of<'a>(c: &'a Value, name: &str) -> &'a Value {
-    c["specs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no spec {name} in {c:#}"))
 }
 
 /// The one leak of `spec` held by `received` in `thread` (`None`: the main thread).

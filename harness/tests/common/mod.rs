@@ -61,6 +61,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Spec `name`'s entry in `leakgate compare`'s JSON.
+pub fn spec_of<'a>(comparison: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    comparison["specs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no spec {name} in {comparison:#}"))
+}
+
 /// The `leakgate` binary built for these tests.
 pub fn leakgate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leakgate"))
