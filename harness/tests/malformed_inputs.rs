@@ -62,11 +62,15 @@ fn every_malformed_spec_is_a_clear_error() {
             Err(why) => wrong.push(format!("{}: {why}", file.display())),
         }
     }
+    assert_none_wrong(&wrong, files.len());
+}
+
+/// Fails with every input that went `wrong`, of `count`.
+fn assert_none_wrong(wrong: &[String], count: usize) {
     assert!(
         wrong.is_empty(),
-        "{} of {}:\n{}",
+        "{} of {count}:\n{}",
         wrong.len(),
-        files.len(),
         wrong.join("\n")
     );
 }
@@ -102,11 +106,5 @@ fn every_malformed_snapshot_is_a_clear_error() {
             Err(why) => wrong.push(format!("{}: {why}", file.display())),
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of {}:\n{}",
-        wrong.len(),
-        files.len(),
-        wrong.join("\n")
-    );
+    assert_none_wrong(&wrong, files.len());
 }

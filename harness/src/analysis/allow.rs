@@ -296,16 +296,7 @@ pub fn judge_allowed_in(
         ));
     }
     // Collections that grow without new objects are no suspect class: no entry allows them.
-    if let Some(top) = analysis.collections.first() {
-        reasons.push(format!(
-            "{} collection(s) grow in proportion to the requests, largest `{}` ({}) by {:.1} \
-             bytes per request",
-            analysis.collections.len(),
-            top.edge,
-            top.class,
-            top.bytes_per_request
-        ));
-    }
+    reasons.extend(super::collections::reason(&analysis.collections));
     for leak in leaks.iter().filter(|l| !l.within_budget) {
         reasons.push(format!(
             "the allowed leak held by `{}` is over its budget: {}",

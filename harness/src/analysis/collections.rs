@@ -395,6 +395,19 @@ pub fn judge(series: &[CollectionSeries], interval_requests: &[f64]) -> Collecti
     out
 }
 
+/// The verdict's reason for growing collections (`suspects` largest first), if any.
+pub fn reason(suspects: &[CollectionSuspect]) -> Option<String> {
+    let top = suspects.first()?;
+    Some(format!(
+        "{} collection(s) grow in proportion to the requests, largest `{}` ({}) by {:.1} bytes \
+         per request",
+        suspects.len(),
+        top.edge,
+        top.class,
+        top.bytes_per_request
+    ))
+}
+
 /// Fills in the retainer path of each suspect, from `graph` (the last snapshot's).
 pub fn explain(graph: &HeapGraph, suspects: &mut [CollectionSuspect]) {
     if suspects.is_empty() {

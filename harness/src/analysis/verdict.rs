@@ -208,16 +208,7 @@ pub fn judge(diff: &Diff, memory: &[CheckpointMemory], thresholds: &Thresholds) 
             top.per_1k_requests
         ));
     }
-    if let Some(top) = collections.suspects.first() {
-        reasons.push(format!(
-            "{} collection(s) grow in proportion to the requests, largest `{}` ({}) by {:.1} \
-             bytes per request",
-            collections.suspects.len(),
-            top.edge,
-            top.class,
-            top.bytes_per_request
-        ));
-    }
+    reasons.extend(super::collections::reason(&collections.suspects));
     let mut borderline = classes.borderline;
     borderline.extend(collections.borderline);
     for (what, g) in [("the JS heap", &heap), ("array buffers", &array_buffers)] {
