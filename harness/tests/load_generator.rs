@@ -30,6 +30,10 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   const key = req.method + ' ' + url.pathname;
   stats.counts[key] = (stats.counts[key] || 0) + 1;
+  // The second request on a socket is read and its socket closed unanswered, as a server
+  // whose keep-alive timer fires while the request is on its way would.
+  if (url.pathname === '/hangup' && req.socket.answered) { stats.inflight--; req.socket.destroy(); return; }
+  req.socket.answered = true;
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -327,6 +331,59 @@ async fn idle_connections_closed_between_runs_are_reopened() {
     let seen = server.stats();
     assert_eq!(seen["counts"]["GET /a"], json!(80));
     assert_eq!(seen["sockets"], json!(8));
+    load.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_idle_for_over_a_second_are_not_reused() {
+    // The server would keep them (5 s), but a checkpoint's pause can end just as the server's
+    // timer fires: leakgate opens new ones instead.
+    let server = Server::start();
+    let mut load =
+        LoadGenerator::new(server.addr, config(4, vec![template("GET", "/a")])).expect("valid");
+    let first = load.run(40).await.expect("first run");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let second = load.run(40).await.expect("second run");
+    assert_eq!((first.ok, second.ok, second.errors), (40, 40, 0));
+    let seen = server.stats();
+    assert_eq!(seen["sockets"], json!(8));
+    load.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_requests_lost_with_an_idle_connection_are_resent_once() {
+    let server = Server::start();
+    let mut load = LoadGenerator::new(server.addr, config(1, vec![template("GET", "/hangup")]))
+        .expect("valid");
+    assert_eq!(load.run(1).await.expect("first").ok, 1);
+    // Idle long enough that the server may have been closing it, not so long it is dropped.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = load.run(1).await.expect("second");
+    assert_eq!(
+        (again.ok, again.errors),
+        (1, 0),
+        "{:?}",
+        again.error_samples
+    );
+    let seen = server.stats();
+    // Sent twice (the lost one and its resend), on two sockets.
+    assert_eq!(seen["counts"]["GET /hangup"], json!(3));
+    assert_eq!(seen["sockets"], json!(2));
+    load.close().await;
+
+    // A POST may have had its effect: it is not sent again, and counts as an error.
+    let mut load = LoadGenerator::new(server.addr, config(1, vec![template("POST", "/hangup")]))
+        .expect("valid");
+    assert_eq!(load.run(1).await.expect("first").ok, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = load.run(1).await.expect("second");
+    assert_eq!((again.ok, again.errors), (0, 1));
+    assert!(
+        again.error_samples[0].contains("connection closed before message completed"),
+        "{:?}",
+        again.error_samples
+    );
+    assert_eq!(server.stats()["counts"]["POST /hangup"], json!(2));
     load.close().await;
 }
 

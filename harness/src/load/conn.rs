@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -24,6 +24,18 @@ use super::{CaptureSource, RenderedRequest, RequestTemplate};
 
 /// How much of an answer's body is kept to capture JSON fields from.
 const MAX_CAPTURED_BODY: usize = 1 << 20;
+
+/// A keep-alive connection idle for longer than this is closed and a new one opened rather
+/// than reused. Servers close idle connections on a timer (Node's `keepAliveTimeout` is 5 s),
+/// and a checkpoint pauses the load for as long as V8 takes to write a snapshot, seconds on a
+/// large heap: a request written just as that timer fires is lost with the connection
+/// ("connection closed before message completed"). A fresh connection costs far less.
+const STALE_AFTER: Duration = Duration::from_secs(1);
+
+/// A connection idle for longer than this may have been closed by the server's timer as the
+/// request was written; a request that can be sent again without harm (RFC 9110's idempotent
+/// methods) is then resent once on a new connection, as browsers and Go's client do.
+const MAY_BE_CLOSING_AFTER: Duration = Duration::from_millis(50);
 
 /// Sent as `User-Agent` unless a template sets its own.
 const USER_AGENT: &str = concat!("leakgate/", env!("CARGO_PKG_VERSION"));
@@ -48,6 +60,8 @@ fn describe(err: &dyn std::error::Error) -> String {
 pub(super) struct Conn {
     pub(super) sender: http1::SendRequest<Full<Bytes>>,
     pub(super) task: JoinHandle<()>,
+    /// When its last answer ended (or it was opened).
+    idle_since: Instant,
 }
 
 impl Drop for Conn {
@@ -68,7 +82,11 @@ async fn open(addr: SocketAddr) -> io::Result<Conn> {
         // Errors surface on the request that was in flight.
         let _ = connection.await;
     });
-    Ok(Conn { sender, task })
+    Ok(Conn {
+        sender,
+        task,
+        idle_since: Instant::now(),
+    })
 }
 
 /// Stores one `Set-Cookie` header in `jar`; `Max-Age` of 0 or less deletes the cookie.
@@ -142,6 +160,23 @@ fn build_request(
     Ok(request)
 }
 
+/// Methods that RFC 9110 (section 9.2.2) lets a client repeat without changing the outcome.
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// The same request again (its body is shared, not copied).
+fn copy_request(request: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
 /// What the workers of one run share.
 pub(super) struct RunShared {
     pub(super) addr: SocketAddr,
@@ -199,16 +234,23 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    /// A ready sender: the open connection, or a new one.
+    /// A ready sender: the open connection, or a new one when there is none or it has been
+    /// idle for longer than [`STALE_AFTER`]. Also returns how long the connection it gives had
+    /// been idle (zero for a new one).
     async fn sender(
         &mut self,
         shared: &RunShared,
-    ) -> Result<&mut http1::SendRequest<Full<Bytes>>, String> {
+    ) -> Result<(&mut http1::SendRequest<Full<Bytes>>, Duration), String> {
+        let mut idle = Duration::ZERO;
         let alive = match self.conn.as_mut() {
-            Some(conn) => conn.sender.ready().await.is_ok(),
+            Some(conn) => {
+                idle = conn.idle_since.elapsed();
+                idle <= STALE_AFTER && conn.sender.ready().await.is_ok()
+            }
             None => false,
         };
         if !alive {
+            idle = Duration::ZERO;
             self.conn = None;
             match open(shared.addr).await {
                 Ok(conn) => self.conn = Some(conn),
@@ -220,7 +262,7 @@ impl Slot {
             .conn
             .as_mut()
             .ok_or_else(|| "connection lost".to_owned())?;
-        Ok(&mut conn.sender)
+        Ok((&mut conn.sender, idle))
     }
 
     /// Sends request `index` with template `template` and reads the whole answer.
@@ -237,15 +279,23 @@ impl Slot {
         let mut request = build_request(rendered, &shared.host, cookies)?;
         let mut resent = false;
         loop {
-            match self.sender(shared).await?.try_send_request(request).await {
+            let (sender, idle) = self.sender(shared).await?;
+            let spare = (!resent && idle > MAY_BE_CLOSING_AFTER && is_idempotent(request.method()))
+                .then(|| copy_request(&request));
+            match sender.try_send_request(request).await {
                 Ok(response) => return self.read_response(shared, template, response).await,
                 Err(mut error) => {
                     self.conn = None;
-                    match error.take_message() {
+                    match (error.take_message(), spare) {
                         // Never written: the server had closed the connection. Safe to resend.
-                        Some(unsent) if !resent => {
+                        (Some(unsent), _) if !resent => {
                             resent = true;
                             request = unsent;
+                        }
+                        // Written as the server closed the idle connection, and harmless twice.
+                        (None, Some(spare)) if error.error().is_incomplete_message() => {
+                            resent = true;
+                            request = spare;
                         }
                         _ => return Err(format!("request: {}", describe(error.error()))),
                     }
@@ -308,6 +358,9 @@ impl Slot {
                     }
                 }
             }
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            conn.idle_since = Instant::now();
         }
         for (capture, value) in template.capture.iter().zip(captures).filter(|_| capturing) {
             let value = match (&capture.source, value) {
