@@ -18,6 +18,7 @@ pub mod noise;
 pub mod retainers;
 pub mod sampled;
 pub mod series;
+pub mod series_reader;
 pub mod source;
 pub mod sourcemaps;
 pub mod summary;
@@ -27,6 +28,7 @@ pub use allow::{AllowEntry, AllowJudgement, Allowance};
 pub use diff::{ClassSeries, Diff, DiffBuilder, SnapshotFacts};
 pub use fingerprint::Fingerprint;
 pub use series::{Series, SeriesError, SnapshotFile};
+pub use series_reader::{SeriesFeed, SeriesReader};
 pub use summary::{summarize, ClassStat, Summary};
 pub mod verdict;
 

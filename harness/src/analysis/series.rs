@@ -55,6 +55,58 @@ pub struct SeriesError {
     pub error: SnapshotError,
 }
 
+/// A series being read one file at a time: the facts of every snapshot but the newest, and the
+/// newest graph whole (the one a series keeps). [`Series::read`] folds a list of files;
+/// [`super::series_reader::SeriesReader`] folds them as a live run writes them.
+#[derive(Debug, Default)]
+pub(super) struct Folding {
+    builder: DiffBuilder,
+    memory: Vec<CheckpointMemory>,
+    newest: Option<HeapGraph>,
+}
+
+impl Folding {
+    /// Reads the next file of the series; the graph before it is reduced to its facts.
+    pub(super) fn add(&mut self, file: &SnapshotFile) -> Result<(), SeriesError> {
+        if let Some(previous) = self.newest.take() {
+            self.builder.add_earlier(&previous);
+        }
+        let graph = snapshot::read_file(&file.path).map_err(|error| SeriesError {
+            path: file.path.clone(),
+            error,
+        })?;
+        self.memory.push(CheckpointMemory {
+            requests: file.requests,
+            heap_bytes: graph.total_self_size(),
+            array_buffer_bytes: file.array_buffer_bytes,
+            external_bytes: file.external_bytes,
+            rss_bytes: file.rss_bytes,
+            failed_requests: file.failed_requests,
+        });
+        self.newest = Some(graph);
+        Ok(())
+    }
+
+    /// The series of the files added so far; it holds the newest graph, which
+    /// [`Folding::resume`] gives back if more files follow.
+    pub(super) fn series(&mut self) -> Series {
+        let last = self.newest.take().unwrap_or_default();
+        let diff = self.builder.compare(&last);
+        Series {
+            memory: self.memory.clone(),
+            diff,
+            last,
+            source_maps: Default::default(),
+        }
+    }
+
+    /// Takes back the newest graph of a series made by [`Folding::series`], so that the next
+    /// file added reduces it to its facts rather than reading it again.
+    pub(super) fn resume(&mut self, series: Series) {
+        self.newest = Some(series.last);
+    }
+}
+
 /// A series read from its files.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
@@ -72,36 +124,11 @@ pub struct Series {
 impl Series {
     /// Reads `files` (in time order, at least one) into a series.
     pub fn read(files: &[SnapshotFile]) -> Result<Series, SeriesError> {
-        let mut builder = DiffBuilder::new();
-        let mut memory = Vec::with_capacity(files.len());
-        let mut last = None;
-        for (k, file) in files.iter().enumerate() {
-            let graph = snapshot::read_file(&file.path).map_err(|error| SeriesError {
-                path: file.path.clone(),
-                error,
-            })?;
-            memory.push(CheckpointMemory {
-                requests: file.requests,
-                heap_bytes: graph.total_self_size(),
-                array_buffer_bytes: file.array_buffer_bytes,
-                external_bytes: file.external_bytes,
-                rss_bytes: file.rss_bytes,
-                failed_requests: file.failed_requests,
-            });
-            if k + 1 < files.len() {
-                builder.add_earlier(&graph);
-            } else {
-                last = Some(graph);
-            }
+        let mut folding = Folding::default();
+        for file in files {
+            folding.add(file)?;
         }
-        let last = last.unwrap_or_default();
-        let diff = builder.finish(&last);
-        Ok(Series {
-            memory,
-            diff,
-            last,
-            source_maps: Default::default(),
-        })
+        Ok(folding.series())
     }
 
     /// Judges the series against `thresholds` (see [`super::verdict`]).

@@ -20,6 +20,9 @@ pub enum RunError {
     /// The async runtime could not be built.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The thread that reads the series during the run could not be started.
+    #[error("cannot start the snapshot-reading thread: {0}")]
+    ReaderThread(std::io::Error),
     /// A temporary or artifact folder could not be made.
     #[error("cannot create {path}: {source}")]
     Folder {
@@ -153,7 +156,9 @@ impl RunError {
     /// Whose this failure is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            RunError::Runtime(_) | RunError::Folder { .. } => ErrorKind::Environment,
+            RunError::Runtime(_) | RunError::ReaderThread(_) | RunError::Folder { .. } => {
+                ErrorKind::Environment
+            }
             RunError::App(e) => app_kind(e),
             RunError::Inspector { error, .. } => inspector_kind(error),
             RunError::Load { error, .. } => load_kind(error),

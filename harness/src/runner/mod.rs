@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::analysis::{Analysis, Series, Verdict};
+use crate::analysis::{Analysis, Series, SeriesReader, Verdict};
 use crate::app;
 use crate::explain::{self, Explanation};
 use crate::spec::{Expectation, Spec};
@@ -398,9 +398,10 @@ struct Decided {
 }
 
 /// The main session: the plan's checkpoints, then, while the evidence is borderline, more
-/// (see [`crate::analysis::extend`]) up to the spec's `max_requests`. The series (the main
-/// thread's and each worker thread's) is read and judged after the planned checkpoints and
-/// after each added one; the last reading is the run's. Once decided, the explanation's request kinds are served alone in the same process
+/// (see [`crate::analysis::extend`]) up to the spec's `max_requests`. The main thread's
+/// snapshots are read as they are written ([`SeriesReader`]); the series (the main thread's
+/// and each worker thread's) is judged after the planned checkpoints and after each added one;
+/// the last judgement is the run's. Once decided, the explanation's request kinds are served alone in the same process
 /// ([`explain::kind_phases`]) before the app stops.
 async fn run_deciding(
     spec: &Spec,
@@ -411,12 +412,15 @@ async fn run_deciding(
     use crate::analysis::extend::{next_step, Extension, Step};
     let mut session = session::Session::start(spec, plan, options, dir).await?;
     session.watch_workers().await?;
+    // Each snapshot is read while the app serves the next interval (see `SeriesReader`).
+    let reader = SeriesReader::start().map_err(RunError::ReaderThread)?;
+    session.feed_series_to(reader.feed());
     session.take_planned_series(plan).await?;
     let mut extensions = Vec::new();
     let mut analysis_secs = 0.0;
     loop {
         let t = Instant::now();
-        let series = Series::read(session.snapshots())?;
+        let series = reader.take().await?;
         let mut analysis = series.judge(&spec.assert);
         let workers = crate::analysis::isolates::judge_workers(
             session.worker_snapshots(),
@@ -461,7 +465,7 @@ async fn run_deciding(
                     to_requests: to,
                     reasons,
                 });
-                drop(series);
+                reader.resume(series);
                 session.advance_to(to).await?;
                 session.checkpoint().await?;
             }

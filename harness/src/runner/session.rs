@@ -3,7 +3,8 @@
 //! A [`Session`] boots the app under the inspector, drives the load and writes a heap snapshot
 //! (with `process.memoryUsage()` beside it) at each checkpoint. It reads nothing back and
 //! judges nothing: what it leaves is a [`SessionRecord`] of files and counters, which the
-//! analysis reads afterwards ([`crate::analysis::Series::read`]).
+//! analysis reads afterwards ([`crate::analysis::Series::read`]), or while the run goes on
+//! when the session is given a [`SeriesFeed`] to hand each file of its series to.
 //!
 //! The session is a value with steps ([`Session::warm_up`], [`Session::advance_to`],
 //! [`Session::checkpoint`], [`Session::finish`]) rather than one function, so that a run can
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::error::RunError;
 use super::plan::Plan;
 use super::RunOptions;
-use crate::analysis::SnapshotFile;
+use crate::analysis::{SeriesFeed, SnapshotFile};
 use crate::app::{self, AppConfig, AppError, AppProcess};
 use crate::inspector::{Inspector, InspectorError};
 use crate::load::{LoadGenerator, LoadStats, RequestTemplate};
@@ -81,6 +82,8 @@ pub struct Session {
     /// Whether worker threads are snapshotted at each checkpoint.
     workers: bool,
     record: SessionRecord,
+    /// Where each snapshot of the series goes as soon as it is written, if anywhere.
+    series_feed: Option<SeriesFeed>,
     started: Instant,
 }
 
@@ -159,6 +162,7 @@ impl Session {
             sampling: false,
             workers: false,
             record,
+            series_feed: None,
             started,
         })
     }
@@ -239,6 +243,11 @@ impl Session {
         self.done
     }
 
+    /// From now on, hands each snapshot of the series to `feed` as soon as it is written.
+    pub fn feed_series_to(&mut self, feed: SeriesFeed) {
+        self.series_feed = Some(feed);
+    }
+
     /// The snapshots written so far, in time order.
     pub fn snapshots(&self) -> &[SnapshotFile] {
         &self.record.snapshots
@@ -272,6 +281,9 @@ impl Session {
             .write_snapshot(&format!("checkpoint-{k}"), self.done, Some(k))
             .await?;
         self.record.timings.snapshots += t.elapsed().as_secs_f64();
+        if let Some(feed) = &self.series_feed {
+            feed.push(file.clone());
+        }
         self.record.snapshots.push(file);
         Ok(self.record.snapshots.last().expect("just pushed"))
     }
