@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use leakgate::load::{
-    BodyTemplate, LoadConfig, LoadError, LoadGenerator, RequestTemplate, StatusPattern,
+    BodyTemplate, LoadConfig, LoadError, LoadGenerator, LoadStats, RequestTemplate, StatusPattern,
 };
 use serde_json::{json, Value};
 
@@ -17,6 +17,7 @@ const SERVER: &str = r#"
 const http = require('http');
 const stats = { counts: {}, inflight: 0, maxInflight: 0, withCookie: 0, sessions: 0, sockets: 0, log: [] };
 let nextSession = 0;
+const keepAlive = Number(process.env.KEEP_ALIVE_MS || 5000);
 const server = http.createServer((req, res) => {
   if (req.url === '/__stats') {
     res.setHeader('content-type', 'application/json');
@@ -25,6 +26,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (!req.socket.counted) { req.socket.counted = true; stats.sockets++; }
+  clearTimeout(req.socket.idleTimer);
   stats.inflight++;
   stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
   const url = new URL(req.url, 'http://x');
@@ -48,13 +50,17 @@ const server = http.createServer((req, res) => {
     if (url.pathname === '/close') res.setHeader('connection', 'close');
     const status = Number(url.searchParams.get('status') || 200);
     const delay = Number(url.searchParams.get('delay') || 0);
-    res.on('finish', () => { stats.inflight--; });
+    res.on('finish', () => {
+      stats.inflight--;
+      // Node's own keepAliveTimeout fires up to a second late; this closes on time.
+      req.socket.idleTimer = setTimeout(() => req.socket.destroy(), keepAlive);
+    });
     res.writeHead(status, { 'content-type': 'text/plain' });
     res.write('part one,');
     setTimeout(() => res.end(' part two'), delay);
   });
 });
-server.keepAliveTimeout = Number(process.env.KEEP_ALIVE_MS || 5000);
+server.keepAliveTimeout = keepAlive;
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 "#;
 
@@ -314,15 +320,26 @@ async fn connections_closed_by_the_server_are_reopened() {
     load.close().await;
 }
 
+/// Two runs of `count` requests each, with the load idle for `pause` between them.
+async fn run_pause_run(
+    load: &mut LoadGenerator,
+    count: u64,
+    pause: Duration,
+) -> (LoadStats, LoadStats) {
+    let first = load.run(count).await.expect("first run");
+    tokio::time::sleep(pause).await;
+    let second = load.run(count).await.expect("second run");
+    (first, second)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_closed_between_runs_are_reopened() {
     let server = Server::start_with_keep_alive(Duration::from_millis(100));
     let mut load =
         LoadGenerator::new(server.addr, config(4, vec![template("GET", "/a")])).expect("valid");
-    let first = load.run(40).await.expect("first run");
-    // Node closes idle sockets somewhat after keepAliveTimeout; wait well past it.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let second = load.run(40).await.expect("second run");
+    // Past the server's 100 ms, but not so long that leakgate would have replaced the
+    // connections itself (after 1 s idle).
+    let (first, second) = run_pause_run(&mut load, 40, Duration::from_millis(700)).await;
     assert_eq!(
         (first.ok, second.ok, second.errors),
         (40, 40, 0),
@@ -341,9 +358,7 @@ async fn connections_idle_for_over_a_second_are_not_reused() {
     let server = Server::start();
     let mut load =
         LoadGenerator::new(server.addr, config(4, vec![template("GET", "/a")])).expect("valid");
-    let first = load.run(40).await.expect("first run");
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    let second = load.run(40).await.expect("second run");
+    let (first, second) = run_pause_run(&mut load, 40, Duration::from_millis(1300)).await;
     assert_eq!((first.ok, second.ok, second.errors), (40, 40, 0));
     let seen = server.stats();
     assert_eq!(seen["sockets"], json!(8));
@@ -355,10 +370,9 @@ async fn idempotent_requests_lost_with_an_idle_connection_are_resent_once() {
     let server = Server::start();
     let mut load = LoadGenerator::new(server.addr, config(1, vec![template("GET", "/hangup")]))
         .expect("valid");
-    assert_eq!(load.run(1).await.expect("first").ok, 1);
     // Idle long enough that the server may have been closing it, not so long it is dropped.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = load.run(1).await.expect("second");
+    let (first, again) = run_pause_run(&mut load, 1, Duration::from_millis(300)).await;
+    assert_eq!(first.ok, 1);
     assert_eq!(
         (again.ok, again.errors),
         (1, 0),
@@ -374,9 +388,8 @@ async fn idempotent_requests_lost_with_an_idle_connection_are_resent_once() {
     // A POST may have had its effect: it is not sent again, and counts as an error.
     let mut load = LoadGenerator::new(server.addr, config(1, vec![template("POST", "/hangup")]))
         .expect("valid");
-    assert_eq!(load.run(1).await.expect("first").ok, 1);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = load.run(1).await.expect("second");
+    let (first, again) = run_pause_run(&mut load, 1, Duration::from_millis(300)).await;
+    assert_eq!(first.ok, 1);
     assert_eq!((again.ok, again.errors), (0, 1));
     assert!(
         again.error_samples[0].contains("connection closed before message completed"),
