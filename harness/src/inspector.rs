@@ -586,7 +586,7 @@ impl Inspector {
                 // Pings are answered by tungstenite; binary frames are not part of the protocol.
                 _ => continue,
             };
-            return serde_json::from_str(text).map_err(|source| InspectorError::Decode {
+            return crate::json::parse(text).map_err(|source| InspectorError::Decode {
                 what: format!("a message received while waiting for {waiting_for}"),
                 source,
             });

@@ -74,6 +74,7 @@ pub mod explain;
 pub mod init;
 #[doc(hidden)]
 pub mod inspector;
+pub(crate) mod json;
 #[doc(hidden)]
 pub mod load;
 pub mod private;

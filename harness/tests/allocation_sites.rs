@@ -219,3 +219,27 @@ fn sessions_sites_name_a_real_file_and_line() {
         "{top:?}"
     );
 }
+
+#[test]
+fn a_leak_allocated_a_hundred_frames_deep_gets_its_site() {
+    // The profile of these stacks nests deeper than serde_json's default limit, which used to
+    // fail the whole run at the first checkpoint.
+    let app = repo().join("harness/tests/apps/deep-stack.js");
+    let text = format!(
+        "app:\n  script: {}\n  ready: {{path: /health, timeout: 20s}}\n\
+         load:\n  warmup: 200\n  requests:\n    - \"GET /deep/{{i}}\"\n\
+         checkpoints: [1000, 2000, 3000]\nexpect: leak\n",
+        app.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deep-stack.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let spec = load_spec(&file).expect("spec");
+    let source = std::fs::read_to_string(&app).expect("the app");
+    let found = sampled_sites_of(&spec);
+    let date = found.iter().find(|s| s.class == "Date").expect("Date");
+    let top = date.sites.first().expect("a site for Date");
+    assert_eq!(top.file, "deep-stack.js", "{top:?}");
+    assert_eq!(top.function, "keep", "{top:?}");
+    assert_eq!((top.line, top.column), position_of(&source, "(url) {"));
+}

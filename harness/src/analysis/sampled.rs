@@ -141,7 +141,7 @@ impl Profile {
             reason,
         };
         let text = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let raw: RawFile = serde_json::from_slice(&text).map_err(|e| fail(e.to_string()))?;
+        let raw: RawFile = crate::json::parse_slice(&text).map_err(|e| fail(e.to_string()))?;
         Ok(Profile::from_raw(raw.profile))
     }
 

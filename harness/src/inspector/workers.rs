@@ -117,7 +117,7 @@ impl Workers {
             "NodeWorker.receivedMessageFromWorker" => {
                 let m: FromWorker = serde_json::from_value(params).map_err(decode)?;
                 let Some(text) = m.message else { return Ok(()) };
-                let response: WorkerResponse = serde_json::from_str(&text).map_err(decode)?;
+                let response: WorkerResponse = crate::json::parse(&text).map_err(decode)?;
                 // Events of the worker's own (no id) are not asked for.
                 if let Some(id) = response.id {
                     self.answers.insert((m.session_id, id), response);
