@@ -94,6 +94,10 @@ pub struct SpecJson {
     /// How many times the app was booted for this spec (`null` without a run): 1, plus one per
     /// extra run of the explanation (`explain: runs`).
     pub app_starts: Option<u32>,
+    /// The sampling heap profiler of the measured phase (`null` when it did not run):
+    /// `{"interval", "allocated_bytes_per_request"}`, the interval in bytes and the bytes the
+    /// app allocated per request in the second half of the warm-up, which it was chosen from.
+    pub sampling: Option<crate::runner::SamplingChoice>,
     /// Where the leak as a whole was allocated, from the main run's sampled allocations
     /// (`null` when not sampled): the sampling interval, the bytes per request the surviving
     /// samples stand for, the share of the leak's bytes the listed sites account for, and the
@@ -178,6 +182,7 @@ impl SpecJson {
             explain_error: None,
             request_kinds: Vec::new(),
             app_starts: None,
+            sampling: None,
             leak_sites: None,
             snapshots: Vec::new(),
             allowed: Vec::new(),
@@ -276,6 +281,7 @@ impl SpecJson {
                 out.leaking_requests = m.explanation.leaking_requests.clone();
                 out.request_kinds = m.explanation.request_kinds.clone();
                 out.app_starts = Some(m.app_starts);
+                out.sampling = m.session.sampling;
                 out.leak_sites = m.explanation.leak_sites.clone();
                 out.explain_error = m.explanation.error.clone();
                 out.snapshots = m

@@ -37,7 +37,7 @@ use crate::spec::{Expectation, Spec};
 
 pub use error::{ErrorKind, RunError};
 pub use plan::Plan;
-pub use session::{SessionRecord, SessionTimings};
+pub use session::{SamplingChoice, SessionRecord, SessionTimings};
 
 /// The default largest share of failed requests (an unexpected status, or no answer) a run
 /// accepts before it is an error rather than a verdict: an app that fails requests is not
@@ -253,7 +253,7 @@ fn run_stages(spec: &Spec, options: &RunOptions) -> Result<Measured, Box<Failed>
         spec,
         &series,
         &session.snapshots,
-        plan.sampling_interval,
+        session.sampling.map(|s| s.interval),
         &analysis,
         findings,
     );

@@ -53,3 +53,52 @@ impl Plan {
         }
     }
 }
+
+/// Samples per request the sampling heap profiler may take at most, on average, before its
+/// interval grows past [`DEFAULT_SAMPLING_INTERVAL`].
+pub const MAX_SAMPLES_PER_REQUEST: f64 = 32.0;
+
+/// The largest interval chosen: V8's own default.
+pub const MAX_SAMPLING_INTERVAL: u64 = 32 * 1024;
+
+/// The sampling interval for the measured phase of an app that allocates `per_request` bytes
+/// per request: `base`, unless that would take more than [`MAX_SAMPLES_PER_REQUEST`] samples a
+/// request; then the power of two times `base` that takes at most about that many, up to
+/// [`MAX_SAMPLING_INTERVAL`].
+pub fn sampling_interval_for(base: u64, per_request: Option<u64>) -> u64 {
+    let Some(bytes) = per_request.filter(|&b| b > 0) else {
+        return base;
+    };
+    let wanted = bytes as f64 / MAX_SAMPLES_PER_REQUEST;
+    if wanted <= base as f64 {
+        return base;
+    }
+    let mut interval = base;
+    while (interval as f64) < wanted && interval < MAX_SAMPLING_INTERVAL {
+        interval *= 2;
+    }
+    interval.max(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_grows_only_for_apps_that_allocate_a_lot_per_request() {
+        let base = DEFAULT_SAMPLING_INTERVAL;
+        // Not measured, or a light app (Node's http alone allocates ~10 KB a request).
+        assert_eq!(sampling_interval_for(base, None), base);
+        assert_eq!(sampling_interval_for(base, Some(0)), base);
+        assert_eq!(sampling_interval_for(base, Some(10_000)), base);
+        assert_eq!(sampling_interval_for(base, Some(64 * 1024)), base);
+        // Heavier: the power of two that keeps about 32 samples a request.
+        assert_eq!(sampling_interval_for(base, Some(64 * 1024 + 1)), 4096);
+        assert_eq!(sampling_interval_for(base, Some(243_000)), 8192);
+        // Never coarser than V8's own default.
+        assert_eq!(
+            sampling_interval_for(base, Some(100_000_000)),
+            MAX_SAMPLING_INTERVAL
+        );
+    }
+}

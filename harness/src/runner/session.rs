@@ -60,6 +60,18 @@ pub struct SessionRecord {
     /// Each worker thread's snapshots, aligned with `snapshots` (empty unless the session
     /// watched workers: [`Session::watch_workers`]).
     pub workers: Vec<crate::analysis::isolates::WorkerSeriesFiles>,
+    /// The sampling heap profiler's interval for the measured phase, if it ran.
+    pub sampling: Option<SamplingChoice>,
+}
+
+/// The sampling heap profiler's interval of a session, and what it was chosen from.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct SamplingChoice {
+    /// Bytes allocated per sample on average in the measured phase.
+    pub interval: u64,
+    /// Bytes the app allocated per request in the warm-up (`None`: not measured, as with no
+    /// warm-up).
+    pub allocated_bytes_per_request: Option<u64>,
 }
 
 /// A live app under the inspector, with its load generator.
@@ -176,8 +188,24 @@ impl Session {
     /// The planned part of a run: the warm-up, the sampling profiler when the plan asks for it,
     /// the post-warm-up snapshot, then the load up to each checkpoint and its snapshot.
     pub async fn take_planned_series(&mut self, plan: &Plan) -> Result<(), RunError> {
-        self.warm_up(plan.warmup).await?;
-        if let Some(interval) = plan.sampling_interval {
+        // The app's allocations are counted over the second half of the warm-up, once its
+        // code is compiled and its caches are warm.
+        let counted = plan.sampling_interval.map_or(0, |_| plan.warmup / 2);
+        self.warm_up(plan.warmup - counted).await?;
+        if let (Some(base), true) = (plan.sampling_interval, counted > 0) {
+            self.start_counting_allocations(base).await?;
+        }
+        self.warm_up(counted).await?;
+        if let Some(base) = plan.sampling_interval {
+            let per_request = match counted {
+                0 => None,
+                n => self.allocated_per_request(n).await?,
+            };
+            let interval = super::plan::sampling_interval_for(base, per_request);
+            self.record.sampling = Some(SamplingChoice {
+                interval,
+                allocated_bytes_per_request: per_request,
+            });
             self.start_sampling(interval).await?;
         }
         self.checkpoint().await?;
@@ -197,6 +225,61 @@ impl Session {
         }
         self.record.timings.warmup += t.elapsed().as_secs_f64();
         Ok(())
+    }
+
+    /// Starts V8's sampling heap profiler for the warm-up, keeping the samples of collected
+    /// objects too, so that [`Session::allocated_per_request`] can tell how much the app
+    /// allocates per request.
+    async fn start_counting_allocations(&mut self, interval: u64) -> Result<(), RunError> {
+        let params = serde_json::json!({
+            "samplingInterval": interval,
+            "includeObjectsCollectedByMajorGC": true,
+            "includeObjectsCollectedByMinorGC": true,
+        });
+        self.call_checked("HeapProfiler.startSampling", params)
+            .await
+            .map(drop)
+    }
+
+    /// Bytes the app allocated per request over the `requests` of the warm-up, from the
+    /// samples [`Session::start_counting_allocations`] kept (each stands for the bytes of the
+    /// objects it was drawn for), and stops that profiler. `None` when the profile says nothing.
+    async fn allocated_per_request(&mut self, requests: u64) -> Result<Option<u64>, RunError> {
+        let profile = self
+            .call_checked("HeapProfiler.getSamplingProfile", serde_json::json!({}))
+            .await?;
+        self.call_checked("HeapProfiler.stopSampling", serde_json::json!({}))
+            .await?;
+        let bytes: Option<f64> = profile
+            .pointer("/profile/samples")
+            .and_then(|s| s.as_array())
+            .map(|samples| {
+                samples
+                    .iter()
+                    .filter_map(|s| s.get("size").and_then(|v| v.as_f64()))
+                    .sum()
+            });
+        Ok(bytes
+            .filter(|_| requests > 0)
+            .map(|b| (b / requests as f64).round() as u64))
+    }
+
+    /// An inspector call whose failure is blamed on the app when the app has died.
+    async fn call_checked(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, RunError> {
+        let Some(client) = self.inspector.as_mut() else {
+            return Err(RunError::from(InspectorError::Closed));
+        };
+        match client.call(method, params).await {
+            Ok(answer) => Ok(answer),
+            Err(error) => {
+                self.app_alive().await?;
+                Err(RunError::from(error))
+            }
+        }
     }
 
     /// Starts V8's sampling heap profiler: from now on each checkpoint also writes the live
