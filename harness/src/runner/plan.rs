@@ -70,14 +70,11 @@ pub fn sampling_interval_for(base: u64, per_request: Option<u64>) -> u64 {
         return base;
     };
     let wanted = bytes as f64 / MAX_SAMPLES_PER_REQUEST;
-    if wanted <= base as f64 {
-        return base;
-    }
     let mut interval = base;
     while (interval as f64) < wanted && interval < MAX_SAMPLING_INTERVAL {
         interval *= 2;
     }
-    interval.max(base)
+    interval
 }
 
 #[cfg(test)]

@@ -185,8 +185,10 @@ impl Session {
         }
     }
 
-    /// The planned part of a run: the warm-up, the sampling profiler when the plan asks for it,
-    /// the post-warm-up snapshot, then the load up to each checkpoint and its snapshot.
+    /// The planned part of a run: the warm-up (whose second half counts what the app allocates
+    /// when the plan asks for the sampling profiler), the sampling profiler at the interval
+    /// chosen from that, the post-warm-up snapshot, then the load up to each checkpoint and its
+    /// snapshot.
     pub async fn take_planned_series(&mut self, plan: &Plan) -> Result<(), RunError> {
         // The app's allocations are counted over the second half of the warm-up, once its
         // code is compiled and its caches are warm.
@@ -194,8 +196,8 @@ impl Session {
         self.warm_up(plan.warmup - counted).await?;
         if let (Some(base), true) = (plan.sampling_interval, counted > 0) {
             self.start_counting_allocations(base).await?;
+            self.warm_up(counted).await?;
         }
-        self.warm_up(counted).await?;
         if let Some(base) = plan.sampling_interval {
             let per_request = match counted {
                 0 => None,
@@ -285,19 +287,9 @@ impl Session {
     /// Starts V8's sampling heap profiler: from now on each checkpoint also writes the live
     /// sampled allocations, with their stacks, beside its snapshot.
     pub async fn start_sampling(&mut self, interval: u64) -> Result<(), RunError> {
-        let Some(client) = self.inspector.as_mut() else {
-            return Err(RunError::from(InspectorError::Closed));
-        };
-        let result = client
-            .call(
-                "HeapProfiler.startSampling",
-                serde_json::json!({ "samplingInterval": interval }),
-            )
-            .await;
-        if let Err(error) = result {
-            self.app_alive().await?;
-            return Err(RunError::from(error));
-        }
+        let params = serde_json::json!({ "samplingInterval": interval });
+        self.call_checked("HeapProfiler.startSampling", params)
+            .await?;
         self.sampling = true;
         Ok(())
     }
