@@ -349,6 +349,52 @@ impl Diff {
         Some((bounds[range.start - 1], high))
     }
 
+    /// The self sizes of the survivors of `last` (first seen in a verified interval), as size
+    /// → how many: one table per class of `wanted`, and one for every other survivor on V8's
+    /// heap (native and synthetic nodes, which stand for no allocation there, left out). One
+    /// pass over the graph, whatever the number of classes.
+    pub fn survivor_sizes(&self, last: &HeapGraph, wanted: &[&str]) -> SurvivorSizes {
+        let mut out = SurvivorSizes {
+            of_class: vec![HashMap::new(); wanted.len()],
+            others: HashMap::new(),
+        };
+        let Some((low, high)) = self.verified_ids() else {
+            return out;
+        };
+        let classes = last.classify();
+        let slot: Vec<Option<usize>> = classes
+            .names
+            .iter()
+            .map(|name| wanted.iter().position(|w| w == name))
+            .collect();
+        let off_heap: Vec<bool> = last
+            .node_type_names
+            .iter()
+            .map(|t| t == "native" || t == "synthetic")
+            .collect();
+        for (node, &class) in classes.of_node.iter().enumerate() {
+            let node = node as NodeIndex;
+            let id = last.node_id(node);
+            if id % 2 == 0 || id <= low || id > high {
+                continue;
+            }
+            let size = u64::from(last.self_size(node));
+            let table = match slot.get(class as usize).copied().flatten() {
+                Some(c) => &mut out.of_class[c],
+                None if off_heap
+                    .get(last.node_type_code(node) as usize)
+                    .copied()
+                    .unwrap_or(false) =>
+                {
+                    continue
+                }
+                None => &mut out.others,
+            };
+            *table.entry(size).or_insert(0) += 1;
+        }
+        out
+    }
+
     /// The nodes of `last` (the graph this diff was finished with) of class `class` that were
     /// first seen in a verified interval (`1..n-1`; with two snapshots, in the last one).
     pub fn survivors_of(&self, last: &HeapGraph, class: &str) -> Vec<NodeIndex> {
@@ -370,6 +416,15 @@ impl Diff {
             .map(|(node, _)| node as NodeIndex)
             .collect()
     }
+}
+
+/// Survivors' self sizes (size → how many), from [`Diff::survivor_sizes`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SurvivorSizes {
+    /// Per wanted class, in the order asked.
+    pub of_class: Vec<HashMap<u64, u64>>,
+    /// Every other survivor on V8's heap.
+    pub others: HashMap<u64, u64>,
 }
 
 #[cfg(test)]

@@ -26,9 +26,16 @@
 //! a 32-byte string and a 40-byte object read alike), so a sample is shared in proportion to
 //! how many samples each holder is expected to draw: its survivors of that size times the
 //! chance `1 - exp(-size / interval)` that one of them is sampled. Samples of a size no
-//! suspect has stay with the leak as a whole.
+//! survivor has stay with the leak as a whole.
 //!
-//! Only JavaScript objects are matched to smaller survivors (see [`MAX_TRIMMED`]).
+//! Samples of V8's own classes and of classes that are no suspect count too: a sample is
+//! shared among every survivor of the verified intervals that could have drawn it, so that a
+//! suspect class is not credited with the compiled code or the parser's buffers whose sizes
+//! merely read like its objects' (which, at the coarser intervals of apps that allocate a lot,
+//! most small sizes do).
+//!
+//! Only JavaScript objects are matched to survivors a memento smaller (see
+//! [`MEMENTO_SIZES`]).
 //!
 //! The site of a sample is chosen as for traced objects ([`super::allocations`]): the innermost
 //! frame in the app's own code. Frames are functions, positioned where the function is
@@ -46,11 +53,12 @@ use super::allocations::{
 use super::series::Series;
 use super::sourcemaps::SourceMaps;
 use super::verdict::Suspect;
-use crate::snapshot::NodeIndex;
 
-/// How much smaller than when it was sampled an object may be in the snapshot: four fields
-/// of eight bytes.
-pub const MAX_TRIMMED: u64 = 32;
+/// The sizes of the allocation memento V8 may allocate right behind an object made by a
+/// literal (`{…}`, `[…]`) in the young generation, to track where it was allocated: the
+/// sampling profiler sees the object and its memento as one allocation. Two tagged fields:
+/// 16 bytes in Node, which does not compress pointers, 8 where pointers are compressed.
+pub const MEMENTO_SIZES: [u64; 2] = [16, 8];
 
 /// A profile that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -270,18 +278,14 @@ pub fn sampled_sites(
     let last = profiles.last()?;
     let requests = series.verified_requests().max(1) as f64;
 
-    // Self sizes of each suspect's survivors: size → how many.
-    let sizes: Vec<HashMap<u64, u64>> = suspects
-        .iter()
-        .map(|s| {
-            let mut m = HashMap::new();
-            for node in series.survivors_of(&s.class) {
-                *m.entry(u64::from(series.last.self_size(node as NodeIndex)))
-                    .or_insert(0) += 1;
-            }
-            m
-        })
-        .collect();
+    // Self sizes of each suspect's survivors (size → how many), and of every other survivor:
+    // a sample is shared among all the objects that could have drawn it, so that a sample of
+    // V8's compiled code or of a class that is no suspect is not pinned on a suspect class
+    // whose objects merely have a size that reads alike.
+    let wanted: Vec<&str> = suspects.iter().map(|s| s.class.as_str()).collect();
+    let survivor_sizes = series.survivor_sizes(&wanted);
+    let sizes = &survivor_sizes.of_class;
+    let others = &survivor_sizes.others;
 
     let roots = AppRoots::new(app_root);
     let mut site_of_stack: HashMap<usize, Option<usize>> = HashMap::new();
@@ -352,40 +356,35 @@ pub fn sampled_sites(
         // `s.size` is the bytes this sample stands for; its objects' size is one of these.
         let candidates = object_sizes(s.size, interval);
         let bytes = s.size as f64;
-        if let Some(place) = place {
-            let o = &mut overall[place];
-            o.0 += candidates.first().map_or(1.0, |&c| bytes / c as f64);
-            o.1 += bytes;
-            o.2 += 1;
-        }
-        // (class, its survivors' size, the sampled size, how many survivors of that size)
-        let mut holders: Vec<(usize, u64, u64, u64)> = sizes
-            .iter()
-            .enumerate()
+        // (holder, its survivors' size, the sampled size, how many survivors of that size),
+        // the holder being a suspect class or, at `OTHERS`, any other survivor.
+        let tables = || sizes.iter().chain(std::iter::once(others)).enumerate();
+        let mut holders: Vec<(usize, u64, u64, u64)> = tables()
             .flat_map(|(c, m)| {
                 candidates
                     .iter()
                     .filter_map(move |size| m.get(size).map(|&n| (c, *size, *size, n)))
             })
             .collect();
-        if holders.is_empty() {
-            // V8 trims the unused in-object fields of objects once it has seen enough of a
-            // shape (slack tracking), so an object can be smaller in the snapshot than when it
-            // was sampled: then the sample goes to survivors up to `MAX_TRIMMED` bytes smaller.
-            // Only JavaScript objects are trimmed: strings, numbers and V8's other internal
-            // kinds (the classes in parentheses) keep the size they were allocated at.
-            holders = sizes
-                .iter()
-                .enumerate()
-                .filter(|(c, _)| !suspects[*c].class.starts_with('('))
-                .flat_map(|(c, m)| {
-                    candidates.iter().flat_map(move |&size| {
-                        m.iter()
-                            .filter(move |(&s, _)| s < size && s + MAX_TRIMMED >= size)
-                            .map(move |(&s, &n)| (c, s, size, n))
-                    })
-                })
-                .collect();
+        if holders.iter().all(|h| h.0 >= suspects.len()) {
+            // An object made by a literal can be sampled with its allocation memento, so a
+            // memento larger than in the snapshot: when no suspect has the size exactly, the
+            // sample is shared with the suspects' survivors a memento smaller too (the other
+            // survivors of the exact size still take their part). Only JavaScript objects have
+            // mementos: strings, numbers and V8's other internal kinds (the classes in
+            // parentheses) are sampled at their own size.
+            holders.extend(
+                tables()
+                    .filter(|(c, _)| suspects.get(*c).is_some_and(|s| !s.class.starts_with('(')))
+                    .flat_map(|(c, m)| {
+                        candidates.iter().flat_map(move |&sampled| {
+                            MEMENTO_SIZES.iter().filter_map(move |&memento| {
+                                let size = sampled.checked_sub(memento)?;
+                                m.get(&size).map(|&n| (c, size, sampled, n))
+                            })
+                        })
+                    }),
+            );
         }
         // Each holder's weight: the samples it is expected to draw at this size.
         let weight = |sampled: u64, n: u64| n as f64 * sampling_chance(sampled, interval);
@@ -393,14 +392,37 @@ pub fn sampled_sites(
         let Some(place) = place else {
             continue;
         };
+        if holders.is_empty() {
+            // A size no survivor has (a backing store trimmed since, say): it stays with the
+            // leak as a whole, at its smallest reading.
+            let o = &mut overall[place];
+            o.0 += candidates.first().map_or(1.0, |&c| bytes / c as f64);
+            o.1 += bytes;
+            o.2 += 1;
+            continue;
+        }
+        let mut counted = false;
         for (c, size, sampled, n) in holders {
             let objects = weight(sampled, n) / total * bytes / sampled as f64;
-            let e = &mut per_class[c][place];
+            // The leak as a whole is its suspects' objects; with no suspect class, every
+            // survivor's.
+            if c < suspects.len() || suspects.is_empty() {
+                let o = &mut overall[place];
+                o.0 += objects;
+                o.1 += objects * size as f64;
+                counted = true;
+            }
+            let Some(e) = per_class.get_mut(c).map(|p| &mut p[place]) else {
+                continue;
+            };
             // Counted at the survivors' size.
             e.0 += objects;
             e.1 += objects * size as f64;
             e.2 += 1;
             class_samples[c] += 1;
+        }
+        if counted {
+            overall[place].2 += 1;
         }
     }
     let ranked = |totals: &[(f64, f64, u64)]| -> Vec<AllocationSite> {

@@ -170,6 +170,12 @@ impl Series {
         self.diff.verified_ids()
     }
 
+    /// The self sizes of the last graph's survivors, per class of `wanted` and for the rest
+    /// (see [`super::diff::Diff::survivor_sizes`]).
+    pub fn survivor_sizes(&self, wanted: &[&str]) -> super::diff::SurvivorSizes {
+        self.diff.survivor_sizes(&self.last, wanted)
+    }
+
     /// The nodes of the last graph of class `class` first seen in a verified interval.
     pub fn survivors_of(&self, class: &str) -> Vec<NodeIndex> {
         self.diff.survivors_of(&self.last, class)
