@@ -27,6 +27,17 @@ enum Message {
     Stop,
 }
 
+/// Why [`SeriesReader::take`] has no series.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeError {
+    /// A file of the series could not be read.
+    #[error(transparent)]
+    Snapshot(SeriesError),
+    /// The reading thread stopped (a bug of leakgate's): what it said.
+    #[error("the snapshot-reading thread stopped: {0}")]
+    Stopped(String),
+}
+
 /// Where a session sends each snapshot of its series as it is written (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct SeriesFeed(mpsc::Sender<Message>);
@@ -77,17 +88,28 @@ impl SeriesReader {
 
     /// The series of every file pushed so far, once they are read. The first file that could
     /// not be read is the error, and the reader reads nothing more.
-    pub async fn take(&self) -> Result<Series, SeriesError> {
+    pub async fn take(&mut self) -> Result<Series, TakeError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let sent = self
             .messages
             .as_ref()
-            .map(|m| m.send(Message::Take(reply)).is_ok());
-        match (sent, answer.await) {
-            (Some(true), Ok(result)) => result,
-            // The thread only ends when the reader is dropped, or if it panicked.
-            _ => panic!("the series reader's thread ended early"),
+            .is_some_and(|m| m.send(Message::Take(reply)).is_ok());
+        if sent {
+            if let Ok(result) = answer.await {
+                return result.map_err(TakeError::Snapshot);
+            }
         }
+        // The thread only ends before the reader is dropped if it panicked: say with what.
+        let reason = match self.thread.take().map(JoinHandle::join) {
+            Some(Err(payload)) => payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string()),
+            _ => "it ended early".to_string(),
+        };
+        self.messages = None;
+        Err(TakeError::Stopped(reason))
     }
 
     /// Gives back a series taken with [`SeriesReader::take`] before more files are pushed, so
@@ -153,6 +175,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reading_thread_that_panicked_is_an_error_with_its_message() {
+        let (messages, inbox) = mpsc::channel::<Message>();
+        let thread = std::thread::spawn(move || {
+            drop(inbox);
+            panic!("a bug in the fold");
+        });
+        let mut reader = SeriesReader {
+            messages: Some(messages),
+            thread: Some(thread),
+        };
+        let error = reader.take().await.expect_err("no series");
+        assert!(
+            matches!(&error, TakeError::Stopped(m) if m == "a bug in the fold"),
+            "{error}"
+        );
+        // Asked again, it still answers with an error, and dropping it does not hang.
+        assert!(reader.take().await.is_err());
+    }
+
+    #[tokio::test]
     async fn a_series_read_as_written_is_the_series_read_at_the_end() {
         let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let files: Vec<SnapshotFile> = ["keeper-0", "keeper-1", "keeper-2", "keeper-3"]
@@ -166,7 +208,7 @@ mod tests {
             })
             .collect();
         let whole = Series::read(&files).expect("read at the end");
-        let reader = SeriesReader::start().expect("thread");
+        let mut reader = SeriesReader::start().expect("thread");
         let feed = reader.feed();
         for file in &files[..3] {
             feed.push(file.clone());
@@ -196,7 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_that_cannot_be_read_is_the_error() {
-        let reader = SeriesReader::start().expect("thread");
+        let mut reader = SeriesReader::start().expect("thread");
         reader.feed().push(file("/nonexistent/x.heapsnapshot", 0));
         let error = reader.take().await.expect_err("no such file");
         assert!(

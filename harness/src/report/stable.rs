@@ -401,7 +401,7 @@ pub fn growth_words(growth: &Growth) -> &'static str {
 pub fn error_cause(error: &RunError) -> &'static str {
     match error {
         RunError::Runtime(_) => "runtime",
-        RunError::ReaderThread(_) => "thread",
+        RunError::ReaderThread(_) | RunError::ReaderStopped(_) => "thread",
         RunError::Folder { .. } => "folder",
         RunError::App(e) => app_cause(e),
         RunError::Inspector { .. } => "inspector",

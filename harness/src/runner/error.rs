@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::analysis::series_reader::TakeError;
 use crate::analysis::SeriesError;
 use crate::app::AppError;
 use crate::inspector::InspectorError;
@@ -23,6 +24,9 @@ pub enum RunError {
     /// The thread that reads the series during the run could not be started.
     #[error("cannot start the snapshot-reading thread: {0}")]
     ReaderThread(std::io::Error),
+    /// The thread that reads the series stopped during the run.
+    #[error("{0}")]
+    ReaderStopped(String),
     /// A temporary or artifact folder could not be made.
     #[error("cannot create {path}: {source}")]
     Folder {
@@ -77,6 +81,15 @@ pub enum RunError {
 impl From<InspectorError> for RunError {
     fn from(error: InspectorError) -> RunError {
         RunError::Inspector { error }
+    }
+}
+
+impl From<TakeError> for RunError {
+    fn from(e: TakeError) -> RunError {
+        match e {
+            TakeError::Snapshot(e) => e.into(),
+            stopped @ TakeError::Stopped(_) => RunError::ReaderStopped(stopped.to_string()),
+        }
     }
 }
 
@@ -163,7 +176,7 @@ impl RunError {
             RunError::Inspector { error, .. } => inspector_kind(error),
             RunError::Load { error, .. } => load_kind(error),
             RunError::TooManyFailures { .. } => ErrorKind::App,
-            RunError::Snapshot { .. } => ErrorKind::Leakgate,
+            RunError::Snapshot { .. } | RunError::ReaderStopped(_) => ErrorKind::Leakgate,
         }
     }
 }

@@ -413,7 +413,7 @@ async fn run_deciding(
     let mut session = session::Session::start(spec, plan, options, dir).await?;
     session.watch_workers().await?;
     // Each snapshot is read while the app serves the next interval (see `SeriesReader`).
-    let reader = SeriesReader::start().map_err(RunError::ReaderThread)?;
+    let mut reader = SeriesReader::start().map_err(RunError::ReaderThread)?;
     session.feed_series_to(reader.feed());
     session.take_planned_series(plan).await?;
     let mut extensions = Vec::new();
