@@ -357,7 +357,7 @@ pub fn sampled_sites(
         let candidates = object_sizes(s.size, interval);
         let bytes = s.size as f64;
         // (holder, its survivors' size, the sampled size, how many survivors of that size),
-        // the holder being a suspect class or, at `OTHERS`, any other survivor.
+        // the holder being a suspect class or, at `suspects.len()`, any other survivor.
         let tables = || sizes.iter().chain(std::iter::once(others)).enumerate();
         let mut holders: Vec<(usize, u64, u64, u64)> = tables()
             .flat_map(|(c, m)| {
