@@ -227,21 +227,29 @@ fn sessions_sites_name_a_real_file_and_line() {
     );
 }
 
+/// A spec expecting a leak of the test app `app` under `request`, with a 200-request warm-up
+/// and checkpoints at 1000, 2000 and 3000 requests, named after the app and written into a
+/// folder kept as long as the returned guard.
+fn leak_spec_of(app: &std::path::Path, request: &str) -> (Spec, tempfile::TempDir) {
+    let text = format!(
+        "app:\n  script: {}\n  ready: {{path: /health, timeout: 20s}}\n\
+         load:\n  warmup: 200\n  requests:\n    - \"{request}\"\n\
+         checkpoints: [1000, 2000, 3000]\nexpect: leak\n",
+        app.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let name = app.file_stem().expect("a file").to_string_lossy();
+    let file = dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&file, &text).unwrap();
+    (load_spec(&file).expect("spec"), dir)
+}
+
 #[test]
 fn a_leak_allocated_a_hundred_frames_deep_gets_its_site() {
     // The profile of these stacks nests deeper than serde_json's default limit, which used to
     // fail the whole run at the first checkpoint.
     let app = repo().join("harness/tests/apps/deep-stack.js");
-    let text = format!(
-        "app:\n  script: {}\n  ready: {{path: /health, timeout: 20s}}\n\
-         load:\n  warmup: 200\n  requests:\n    - \"GET /deep/{{i}}\"\n\
-         checkpoints: [1000, 2000, 3000]\nexpect: leak\n",
-        app.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("deep-stack.yaml");
-    std::fs::write(&file, &text).unwrap();
-    let spec = load_spec(&file).expect("spec");
+    let (spec, _dir) = leak_spec_of(&app, "GET /deep/{i}");
     let source = std::fs::read_to_string(&app).expect("the app");
     let found = sampled_sites_of(&spec);
     let date = found.iter().find(|s| s.class == "Date").expect("Date");
@@ -259,16 +267,7 @@ fn an_app_that_allocates_a_lot_per_request_gets_its_leaks_bytes_right_at_a_coars
     // of the strings', where each sample is now shared with every survivor that could have
     // drawn it.
     let app = repo().join("harness/tests/apps/heavy-alloc.js");
-    let text = format!(
-        "app:\n  script: {}\n  ready: {{path: /health, timeout: 20s}}\n\
-         load:\n  warmup: 200\n  requests:\n    - \"GET /h/{{i}}\"\n\
-         checkpoints: [1000, 2000, 3000]\nexpect: leak\n",
-        app.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("heavy-alloc.yaml");
-    std::fs::write(&file, &text).unwrap();
-    let spec = load_spec(&file).expect("spec");
+    let (spec, _dir) = leak_spec_of(&app, "GET /h/{i}");
     let (interval, found) = sampled_run_of(&spec);
     assert!(interval.is_some_and(|i| i > 2048), "{interval:?}");
     for (class, most) in [("Entry", 1.4), ("(string)", 1.5)] {
